@@ -1,0 +1,32 @@
+"""rnnkit.layers: the lectures' recurrent cells as Keras 3 layers.
+
+Every cell splits a step at the kernel/recurrent seam (`RecurrentCell`), works inside
+`keras.layers.RNN`, and runs faster inside `Recurrent`, which projects the whole input
+sequence before the time loop.
+"""
+
+from . import initializers
+from .echo_state_cell import EchoStateCell
+from .gru_cell import GRUCell
+from .initializers import ScaledIdentity, SpectralRadius
+from .leaky_rnn_cell import LeakyRNNCell
+from .lstm_cell import LSTMCell
+from .recurrent import Recurrent
+from .recurrent_cell import RecurrentCell
+from .registry import CELLS, get_cell
+from .simple_rnn_cell import SimpleRNNCell
+
+__all__ = [
+    "CELLS",
+    "EchoStateCell",
+    "GRUCell",
+    "LSTMCell",
+    "LeakyRNNCell",
+    "Recurrent",
+    "RecurrentCell",
+    "ScaledIdentity",
+    "SimpleRNNCell",
+    "SpectralRadius",
+    "get_cell",
+    "initializers",
+]

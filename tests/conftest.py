@@ -1,0 +1,18 @@
+"""Test-wide settings: quiet TensorFlow, the TF backend, seeded runs."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state and a fresh Keras session."""
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()
