@@ -42,5 +42,7 @@ def get_cell(name, units, **kwargs):
         )
     key = name.lower()
     if key not in CELLS:
-        raise ValueError(f"Unknown cell name {name!r}: expected one of {sorted(CELLS)}.")
+        raise ValueError(
+            f"Argument `cell`: unknown cell name {name!r}; expected one of {sorted(CELLS)}."
+        )
     return CELLS[key](units, **kwargs)
