@@ -4,7 +4,6 @@ import keras
 
 from .initializers import SpectralRadius
 from .leaky_rnn_cell import LeakyRNNCell
-from .recurrent_cell import check_fraction
 
 __all__ = ["EchoStateCell"]
 
@@ -88,7 +87,7 @@ class EchoStateCell(LeakyRNNCell):
             recurrent_initializer = keras.initializers.RandomUniform(-1.0, 1.0, seed=seed_u)
         super().__init__(
             units,
-            leak_rate=check_fraction("leak_rate", leak_rate, low_open=True),
+            leak_rate=leak_rate,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=SpectralRadius(spectral_radius, base=recurrent_initializer),
             seed=seed,

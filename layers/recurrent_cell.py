@@ -131,9 +131,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         Returns `(B, gates * units)` or `(B, T, gates * units)`.
         """
         if training and self.dropout > 0:
-            step = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
-            mask = self.get_dropout_mask(step)  # (B, F), one per sequence
-            inputs = inputs * (ops.expand_dims(mask, 1) if len(inputs.shape) == 3 else mask)
+            is_sequence = len(inputs.shape) == 3
+            mask = self.get_dropout_mask(inputs[:, 0] if is_sequence else inputs)  # (B, F)
+            inputs = inputs * (ops.expand_dims(mask, 1) if is_sequence else mask)
         projected = ops.matmul(inputs, self.kernel)
         if self.use_bias:
             projected = projected + self.input_bias

@@ -40,6 +40,7 @@ OPTIONS = {
     "state": {"return_state": True},
     "backwards": {"go_backwards": True, "return_sequences": True},
     "zero-masked": {"return_sequences": True, "zero_output_for_mask": True},
+    "unrolled": {"return_sequences": True, "unroll": True},
 }
 WRAPPERS = {"keras.RNN": keras.layers.RNN, "Recurrent": rk.Recurrent}
 UNITS, FEATURES, BATCH, TIME = 4, 3, 5, 7
@@ -166,3 +167,29 @@ def test_list_of_cells_parity():
     ours.build(x.shape)
     ours.set_weights(reference.get_weights())
     assert_close(ours(x), reference(x))
+
+
+OURS = {
+    "rnn": lambda: rk.SimpleRNNCell(UNITS),
+    "lstm": lambda: rk.LSTMCell(UNITS),
+    "gru": lambda: rk.GRUCell(UNITS, bias_initializer="random_normal"),
+    "leaky": lambda: rk.LeakyRNNCell(UNITS, leak_rate=0.4),
+    "esn": lambda: rk.EchoStateCell(UNITS, seed=0),
+}
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("cell", OURS)
+def test_recurrent_matches_keras_rnn_loop(cell, option, masked):
+    """`Recurrent` (projection before the loop) against `keras.layers.RNN` (inside it)."""
+    x, mask = _data(masked)
+    reference = keras.layers.RNN(OURS[cell](), **OPTIONS[option])
+    ours = rk.Recurrent(OURS[cell](), **OPTIONS[option])
+    for layer in (reference, ours):
+        layer.build(x.shape)
+    ours.set_weights(reference.get_weights())
+    expected, expected_grads = _outputs_and_gradients(reference, x, mask)
+    actual, actual_grads = _outputs_and_gradients(ours, x, mask)
+    for a, e in zip([*actual, *actual_grads], [*expected, *expected_grads], strict=True):
+        assert_close(a, e)
