@@ -1,8 +1,8 @@
 """rnnkit.layers: the lectures' recurrent cells as Keras 3 layers.
 
 Every cell splits a step at the kernel/recurrent seam (`RecurrentCell`), works inside
-`keras.layers.RNN`, and runs faster inside `Recurrent`, which projects the whole input
-sequence before the time loop.
+`keras.layers.RNN`, and inside `Recurrent`, which projects the whole input sequence in
+one matrix product before the time loop.
 """
 
 from . import initializers

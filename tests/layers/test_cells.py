@@ -149,3 +149,24 @@ class TestEchoStateCell:
         h_a = layer(x, initial_state=[np.full((1, 40), 0.9, "float32")])
         h_b = layer(x, initial_state=[np.full((1, 40), -0.9, "float32")])
         assert np.abs(h_a.numpy() - h_b.numpy()).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"]
+)
+@pytest.mark.parametrize("cell_class", ALL_CELLS, ids=lambda c: c.__name__)
+def test_mixed_precision_trains(cell_class, wrapper):
+    """Under `mixed_bfloat16` the cell computes in bfloat16 and keeps float32 weights."""
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        inputs = keras.Input((5, 3))
+        layer = wrapper(cell_class(4))
+        outputs = keras.layers.Dense(1, dtype="float32")(layer(inputs))
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", "mse")
+        history = model.fit(np.ones((8, 5, 3)), np.ones((8, 1)), verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert layer.compute_dtype == "bfloat16"
+    assert all(w.dtype == "float32" for w in layer.weights)
+    assert np.isfinite(history.history["loss"][0])
