@@ -158,6 +158,17 @@ def test_bidirectional_and_stacked_parity():
     assert_close(ours(x), reference(x))
 
 
+def test_keras_cell_runs_through_recurrent():
+    """A cell without the seam is stepped as `keras.layers.RNN` steps it."""
+    x, mask = _data(masked=True)
+    reference = keras.layers.RNN(keras.layers.GRUCell(UNITS), return_sequences=True)
+    ours = rk.Recurrent(keras.layers.GRUCell(UNITS), return_sequences=True)
+    for layer in (reference, ours):
+        layer.build(x.shape)
+    ours.set_weights(reference.get_weights())
+    assert_close(ours(x, mask=mask), reference(x, mask=mask))
+
+
 def test_list_of_cells_parity():
     """A list of cells (Keras's StackedRNNCells) runs through `Recurrent` too."""
     x, _ = _data(masked=False)
