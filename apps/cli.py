@@ -1,4 +1,10 @@
-"""The `rnnkit` command line: a thin argparse layer over the pipelines' verbs."""
+"""The `rnnkit` command line: a thin argparse layer over the pipelines' verbs.
+
+    rnnkit demo                                  every pipeline, end to end, on embedded data
+    rnnkit sentiment train|evaluate|predict|export [--data ...] [--out RUN] ...
+
+Bad input ends with exit code 2 and a one-line message.
+"""
 
 import argparse
 import logging
@@ -8,18 +14,18 @@ import sys
 __all__ = ["main"]
 
 
-def _demo(args):
-    from .demo import report, run_demo
+def _demo(args, verbose):
+    from .demo import run_demo
 
-    result = run_demo(
-        out=args.out,
-        cell=args.cell,
-        epochs=args.epochs,
-        samples=args.samples,
-        overwrite=args.overwrite,
-        verbose=0 if args.quiet else 2,
+    return run_demo(
+        out=args.out, cell=args.cell, epochs=args.epochs, overwrite=args.overwrite, verbose=verbose
     )
-    print(report(result))
+
+
+def _sentiment(args, verbose):
+    from .sentiment.cli import run
+
+    return run(args, verbose)
 
 
 def build_parser():
@@ -29,17 +35,20 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
-        "demo", help="train a small model on a generated task, export, reload, predict"
+        "demo", help="every pipeline end to end on embedded data: train, export, reload, predict"
     )
     demo.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
-    demo.add_argument("--epochs", type=int, default=12)
-    demo.add_argument("--samples", type=int, default=4000, help="training sequences")
+    demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: each demo's own)")
     demo.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
-    demo.add_argument(
-        "--overwrite", action="store_true", help="replace an existing export in --out"
-    )
+    demo.add_argument("--overwrite", action="store_true", help="replace existing results in --out")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
+
+    from .sentiment.cli import add_arguments
+
+    sentiment = commands.add_parser("sentiment", help="tweet sentiment: train, evaluate, predict, export")
+    add_arguments(sentiment)
+    sentiment.set_defaults(run=_sentiment)
     return parser
 
 
@@ -48,8 +57,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        print(args.run(args, verbose=0 if args.quiet else "auto"))
     except ValueError as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
+        print(f"rnnkit: error: {error}".splitlines()[0], file=sys.stderr)
         return 2
     return 0

@@ -1,6 +1,12 @@
-"""`rnnkit demo`: train a small recurrent model, export it, reload it, predict.
+"""`rnnkit demo`: every pipeline end to end on its embedded data.
 
-The task is the adding problem (Hochreiter and Schmidhuber, 1997), the classic test of
+Each part trains, evaluates, exports a SavedModel, reloads it with TensorFlow alone and
+predicts with it:
+
+1. the cells on the adding problem (below);
+2. tweet sentiment on the generated tweets (`rnnkit.apps.sentiment`).
+
+The adding problem (Hochreiter and Schmidhuber, 1997), the classic test of
 memory in recurrent networks: each step carries a random value and a marker; exactly two
 steps are marked, and the target is the sum of their two values. A model must remember
 the first marked value until it sees the second. Predicting the mean, 1.0, scores
@@ -18,7 +24,7 @@ from rnnkit.layers import Recurrent, get_cell
 
 from .export import check_writable, export_saved_model
 
-__all__ = ["adding_problem", "run_demo"]
+__all__ = ["adding_problem", "run_adding_demo", "run_demo", "run_sentiment_demo"]
 
 BASELINE_MSE = 1.0 / 6.0  # variance of U(0,1) + U(0,1): the score of always predicting 1.0
 
@@ -53,7 +59,7 @@ def build_model(cell="gru", units=32, steps=None):
     return model
 
 
-def run_demo(
+def run_adding_demo(
     out=None,
     cell="gru",
     units=32,
@@ -68,7 +74,7 @@ def run_demo(
     import tensorflow as tf  # the reload below is plain TensorFlow, as a server would do it
 
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="rnnkit-demo-"))
-    export_path = check_writable(out / "saved_model", overwrite)  # fail before training
+    export_path = check_writable(out / "saved_model", overwrite, argument="out")  # before training
     keras.utils.set_random_seed(seed)
 
     # 1. Data: train, validation and test draws of the adding problem.
@@ -103,6 +109,7 @@ def run_demo(
         "predictions": served[:, 0].tolist(),
         "max_export_difference": float(np.abs(served - direct).max()),
     }
+    out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -116,7 +123,72 @@ def report(result):
         f"max difference to the Keras model {result['max_export_difference']:.2e})",
         "target  prediction",
     ]
+    lines += [f"{t:6.3f}  {p:6.3f}" for t, p in zip(result["targets"], result["predictions"], strict=True)]
+    return "\n".join(lines)
+
+
+DEMO_TWEETS = [
+    "the movie was not that good",
+    "everyone said the pizza was awful , but honestly it was great 😍",
+    "is the new album good or bad ?",
+    "@amy this phone was soooo lame #fail",
+]
+
+
+def run_sentiment_demo(out, cell="gru", epochs=8, overwrite=False, verbose=1, train=3000, seed=0):
+    """The sentiment pipeline on the generated tweets: train, evaluate, export, reload, predict."""
+    import tensorflow as tf
+
+    from .sentiment import SentimentPipeline, load_default
+
+    out = Path(out)
+    SentimentPipeline.check_run_folder(out, overwrite)  # before training
+    train_set, validation, test = load_default(train=train, seed=seed)
+    pipeline = SentimentPipeline(cell=cell, seed=seed)
+    pipeline.fit(
+        train_set.text,
+        train_set.label,
+        validation_data=(validation.text, validation.label),
+        epochs=epochs,
+        verbose=verbose,
+    )
+    metrics = pipeline.evaluate(test.text, test.label, baseline=True)
+    pipeline.save_run(out, metrics, test.text, test.label, overwrite=overwrite)
+    reloaded = tf.saved_model.load(str(out / "saved_model"))
+    served = reloaded.serve(tf.constant(DEMO_TWEETS))
+    labels = [label.decode() for label in served["label"].numpy()]
+    return {
+        "cell": cell,
+        "metrics": metrics,
+        "out": str(out),
+        "tweets": DEMO_TWEETS,
+        "served_labels": labels,
+        "python_labels": pipeline.predict(DEMO_TWEETS),
+    }
+
+
+def sentiment_report(result):
+    metrics = result["metrics"]
+    lines = [
+        f"tweet sentiment, {result['cell']} cell, generated test tweets: "
+        f"accuracy {metrics['accuracy']:.3f}, macro-recall {metrics['macro_recall']:.3f} "
+        f"(TF-IDF + logistic regression: {metrics['baseline']['accuracy']:.3f}, "
+        f"{metrics['baseline']['macro_recall']:.3f})",
+        f"run folder: {result['out']} (pipeline, saved_model, metrics.json, history.csv, PNG plots)",
+        "served by the reloaded SavedModel:",
+    ]
     lines += [
-        f"{t:6.3f}  {p:6.3f}" for t, p in zip(result["targets"], result["predictions"], strict=True)
+        f"  {label:9s} {text}" for label, text in zip(result["served_labels"], result["tweets"], strict=True)
     ]
     return "\n".join(lines)
+
+
+def run_demo(out=None, cell="gru", epochs=None, overwrite=False, verbose=1):
+    """Runs every demo into one folder and returns their report as text."""
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="rnnkit-demo-"))
+    epochs = {} if epochs is None else {"epochs": epochs}
+    adding = run_adding_demo(out / "adding", cell=cell, overwrite=overwrite, verbose=verbose, **epochs)
+    sentiment = run_sentiment_demo(
+        out / "sentiment", cell=cell, overwrite=overwrite, verbose=verbose, **epochs
+    )
+    return f"{report(adding)}\n\n{sentiment_report(sentiment)}"

@@ -122,9 +122,7 @@ def main(argv=None):
     if args.quick:
         args.batch, args.time_steps, args.features, args.units = 4, 5, 3, 8
         args.steps, args.rounds, args.warmup = 2, 1, 1
-    rates = run(
-        args.batch, args.time_steps, args.features, args.units, args.steps, args.rounds, args.warmup
-    )
+    rates = run(args.batch, args.time_steps, args.features, args.units, args.steps, args.rounds, args.warmup)
     report = table(rates, args)
     print(report)
     if not args.quick:

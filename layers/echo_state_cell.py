@@ -80,9 +80,7 @@ class EchoStateCell(LeakyRNNCell):
             )
         seed_w, seed_u = (None, None) if seed is None else (seed, seed + 1)
         if kernel_initializer is None:
-            kernel_initializer = keras.initializers.RandomUniform(
-                -input_scaling, input_scaling, seed=seed_w
-            )
+            kernel_initializer = keras.initializers.RandomUniform(-input_scaling, input_scaling, seed=seed_w)
         if recurrent_initializer is None:
             recurrent_initializer = keras.initializers.RandomUniform(-1.0, 1.0, seed=seed_u)
         super().__init__(

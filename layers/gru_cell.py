@@ -144,9 +144,7 @@ class GRUCell(RecurrentCell):
         if self.reset_after:
             g = self.activation(x_h + r * h_h)
         else:
-            g = self.activation(
-                x_h + ops.matmul(r * h_dropped, self.recurrent_kernel[:, 2 * self.units :])
-            )
+            g = self.activation(x_h + ops.matmul(r * h_dropped, self.recurrent_kernel[:, 2 * self.units :]))
         h = z * h_prev + (1.0 - z) * g
         return h, [h] if isinstance(states, (list, tuple)) else h
 

@@ -60,9 +60,7 @@ class SpectralRadius(keras.initializers.Initializer):
 
     def __init__(self, radius=1.0, base="glorot_uniform", seed=None):
         if isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0:
-            raise ValueError(
-                f"Argument `radius` must be a positive number. Received: radius={radius!r}"
-            )
+            raise ValueError(f"Argument `radius` must be a positive number. Received: radius={radius!r}")
         self.radius = float(radius)
         self.base = _seeded(base, seed)
         self.seed = seed

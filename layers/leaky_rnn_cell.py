@@ -58,9 +58,7 @@ class LeakyRNNCell(RecurrentCell):
 
     def recurrent_step(self, projected, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
-        update = projected + ops.matmul(
-            self.drop_recurrent(h_prev, training), self.recurrent_kernel
-        )
+        update = projected + ops.matmul(self.drop_recurrent(h_prev, training), self.recurrent_kernel)
         if self.activation is not None:
             update = self.activation(update)
         a = self.leak_rate

@@ -21,7 +21,8 @@ class Recurrent(keras.layers.RNN):
     product instead of T small ones; the loop keeps only the work that must be
     sequential. Whether that is faster depends on the device: on a 2-core CPU the
     wider per-step reads cost more than the small products they replace
-    (`benchmarks/results/recurrent_speed.md`). The outputs are those of `keras.layers.RNN(cell)` (tested to 1e-5).
+    (`benchmarks/results/recurrent_speed.md`). The outputs are those of
+    `keras.layers.RNN(cell)` (tested to 1e-5).
     A cell without the seam (a Keras cell, a list of cells) is stepped as
     `keras.layers.RNN` steps it.
 

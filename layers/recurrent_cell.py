@@ -21,9 +21,7 @@ def check_fraction(name, value, low_open=False):
     ok = ok and (0.0 < value <= 1.0 if low_open else 0.0 <= value <= 1.0)
     if not ok:
         interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(
-            f"Argument `{name}` must be a float in {interval}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"Argument `{name}` must be a float in {interval}. Received: {name}={value!r}")
     return float(value)
 
 

@@ -42,7 +42,5 @@ def get_cell(name, units, **kwargs):
         )
     key = name.lower()
     if key not in CELLS:
-        raise ValueError(
-            f"Argument `cell`: unknown cell name {name!r}; expected one of {sorted(CELLS)}."
-        )
+        raise ValueError(f"Argument `cell`: unknown cell name {name!r}; expected one of {sorted(CELLS)}.")
     return CELLS[key](units, **kwargs)

@@ -6,9 +6,7 @@ from benchmarks import recurrent_speed
 def test_recurrent_speed_quick_run_measures_every_row(capsys):
     rates = recurrent_speed.main(["--quick"])
     assert set(rates) == {
-        (family, name)
-        for family in recurrent_speed.FAMILIES
-        for name in recurrent_speed.IMPLEMENTATIONS
+        (family, name) for family in recurrent_speed.FAMILIES for name in recurrent_speed.IMPLEMENTATIONS
     }
     assert all(rate > 0 for rate in rates.values())
     assert "ratio to Keras built-in" in capsys.readouterr().out

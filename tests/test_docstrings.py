@@ -23,8 +23,6 @@ def _modules():
 @pytest.mark.parametrize("module_name", sorted(_modules()))
 def test_docstring_examples(module_name):
     module = importlib.import_module(module_name)
-    result = doctest.testmod(
-        module, extraglobs={"np": np, "keras": keras}, optionflags=doctest.ELLIPSIS
-    )
+    result = doctest.testmod(module, extraglobs={"np": np, "keras": keras}, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted > 0 or ">>>" not in inspect.getsource(module)

@@ -19,7 +19,5 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
-    errors = [
-        o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"
-    ]
+    errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert not errors

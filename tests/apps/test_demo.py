@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnkit.apps.cli import main
-from rnnkit.apps.demo import BASELINE_MSE, adding_problem, run_demo
+from rnnkit.apps.demo import BASELINE_MSE, adding_problem, run_adding_demo
 
 
 def test_adding_problem_targets_are_the_marked_sums():
@@ -28,33 +28,24 @@ def test_baseline_is_the_variance_of_the_target():
 
 
 def test_demo_learns_exports_and_reloads(tmp_path):
-    result = run_demo(out=tmp_path, samples=2000, epochs=6, verbose=0)
+    result = run_adding_demo(out=tmp_path, samples=2000, epochs=6, verbose=0)
     assert result["test_mse"] < BASELINE_MSE / 10  # learned to remember, not the mean
     assert result["max_export_difference"] < 1e-5  # the SavedModel serves the same model
     assert (tmp_path / "saved_model" / "saved_model.pb").exists()
     assert json.loads((tmp_path / "metrics.json").read_text())["test_mse"] == result["test_mse"]
 
 
-def test_cli_demo_refuses_to_overwrite(tmp_path, capsys):
-    args = [
-        "demo",
-        "--cell",
-        "esn",
-        "--epochs",
-        "1",
-        "--samples",
-        "200",
-        "--out",
-        str(tmp_path),
-        "--quiet",
-    ]
+def test_cli_demo_runs_every_pipeline_and_refuses_to_overwrite(tmp_path, capsys):
+    args = ["demo", "--cell", "esn", "--epochs", "1", "--out", str(tmp_path), "--quiet"]
     assert main(args) == 0
-    assert "test MSE" in capsys.readouterr().out
-    exported = (tmp_path / "saved_model" / "saved_model.pb").stat().st_mtime_ns
+    out = capsys.readouterr().out
+    assert "adding problem, esn cell: test MSE" in out and "tweet sentiment, esn cell" in out
+    exported = tmp_path / "adding" / "saved_model" / "saved_model.pb"
+    assert exported.exists() and (tmp_path / "sentiment" / "saved_model" / "saved_model.pb").exists()
+    stamp = exported.stat().st_mtime_ns
     assert main(args) == 2
     assert "overwrite" in capsys.readouterr().err
-    assert (tmp_path / "saved_model" / "saved_model.pb").stat().st_mtime_ns == exported
-    assert main([*args, "--overwrite"]) == 0
+    assert exported.stat().st_mtime_ns == stamp  # nothing was touched
 
 
 def test_cli_rejects_unknown_cell(tmp_path, capsys):
@@ -69,7 +60,5 @@ SCRIPT = str(Path(sys.executable).parent / "rnnkit")  # the console script besid
     "command", [[SCRIPT], [sys.executable, "-m", "rnnkit.apps"]], ids=["script", "module"]
 )
 def test_entry_points_show_help(command):
-    completed = subprocess.run(
-        [*command, "--help"], capture_output=True, text=True, timeout=120, check=True
-    )
+    completed = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120, check=True)
     assert "demo" in completed.stdout

@@ -48,9 +48,7 @@ def elman_bptt(x, y, W, U, b, V, c):
     return loss, grads
 
 
-@pytest.mark.parametrize(
-    "wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"]
-)
+@pytest.mark.parametrize("wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"])
 def test_elman_gradients_match_lecture_bptt(wrapper):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(B, T, F))
@@ -68,17 +66,13 @@ def test_elman_gradients_match_lecture_bptt(wrapper):
 
     with tf.GradientTape() as tape:
         logits = readout(rnn(x))
-        loss = tf.reduce_sum(
-            keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-        )
+        loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
     actual = tape.gradient(loss, [*rnn.weights, *readout.weights])
 
     expected_loss, expected = elman_bptt(x, y, W, U, b, V, c)
     np.testing.assert_allclose(loss.numpy(), expected_loss, rtol=1e-10)
     for name, grad in zip("WUbVc", actual, strict=True):
-        np.testing.assert_allclose(
-            grad.numpy(), expected[name], rtol=1e-8, atol=1e-10, err_msg=name
-        )
+        np.testing.assert_allclose(grad.numpy(), expected[name], rtol=1e-8, atol=1e-10, err_msg=name)
 
 
 def sigmoid(z):
@@ -143,17 +137,13 @@ FORWARDS = {
     ),
     "gru": (lambda: rk.GRUCell(H, bias_initializer="random_normal", dtype="float64"), gru_forward),
     "leaky": (
-        lambda: rk.LeakyRNNCell(
-            H, leak_rate=0.3, bias_initializer="random_normal", dtype="float64"
-        ),
+        lambda: rk.LeakyRNNCell(H, leak_rate=0.3, bias_initializer="random_normal", dtype="float64"),
         leaky_forward,
     ),
 }
 
 
-@pytest.mark.parametrize(
-    "wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"]
-)
+@pytest.mark.parametrize("wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"])
 @pytest.mark.parametrize("cell", FORWARDS)
 def test_gated_cells_against_numpy_and_finite_differences(cell, wrapper):
     make_cell, forward = FORWARDS[cell]
@@ -175,6 +165,4 @@ def test_gated_cells_against_numpy_and_finite_differences(cell, wrapper):
     for grad, expected, weight in zip(
         actual, finite_difference(numpy_loss, weights), layer.weights, strict=True
     ):
-        np.testing.assert_allclose(
-            grad.numpy(), expected, rtol=1e-5, atol=1e-7, err_msg=weight.name
-        )
+        np.testing.assert_allclose(grad.numpy(), expected, rtol=1e-5, atol=1e-7, err_msg=weight.name)

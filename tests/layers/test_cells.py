@@ -64,9 +64,7 @@ def test_get_cell_passes_instances_through():
 @pytest.mark.parametrize("cell_class", ALL_CELLS, ids=lambda c: c.__name__)
 def test_initializers_reach_the_right_weights(cell_class):
     """`kernel_initializer` sets W (input-to-hidden), `recurrent_initializer` sets U."""
-    kwargs = (
-        {} if cell_class is rk.EchoStateCell else {"recurrent_initializer": rk.ScaledIdentity(0.5)}
-    )
+    kwargs = {} if cell_class is rk.EchoStateCell else {"recurrent_initializer": rk.ScaledIdentity(0.5)}
     cell = cell_class(3, kernel_initializer="ones", bias_initializer="zeros", **kwargs)
     cell.build((None, 2))
     np.testing.assert_array_equal(cell.kernel.numpy(), np.ones((2, 3 * cell.gates)))
@@ -151,9 +149,7 @@ class TestEchoStateCell:
         assert np.abs(h_a.numpy() - h_b.numpy()).max() < 1e-4
 
 
-@pytest.mark.parametrize(
-    "wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"]
-)
+@pytest.mark.parametrize("wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"])
 @pytest.mark.parametrize("cell_class", ALL_CELLS, ids=lambda c: c.__name__)
 def test_mixed_precision_trains(cell_class, wrapper):
     """Under `mixed_bfloat16` the cell computes in bfloat16 and keeps float32 weights."""

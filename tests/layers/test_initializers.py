@@ -7,9 +7,7 @@ import pytest
 from rnnkit.layers import ScaledIdentity, SpectralRadius, initializers
 
 
-@pytest.mark.parametrize(
-    "base", ["glorot_uniform", "random_normal", keras.initializers.Orthogonal(seed=3)]
-)
+@pytest.mark.parametrize("base", ["glorot_uniform", "random_normal", keras.initializers.Orthogonal(seed=3)])
 @pytest.mark.parametrize("radius", [0.3, 1.0, 2.5])
 def test_spectral_radius_of_square_matrix(radius, base):
     w = SpectralRadius(radius, base=base, seed=0)((16, 16)).numpy()
@@ -49,9 +47,7 @@ def test_scaled_identity_blocks():
     np.testing.assert_array_equal(w, 2.0 * np.tile(np.eye(3), (1, 3)))
 
 
-@pytest.mark.parametrize(
-    "init", [SpectralRadius(0.8, base="random_uniform", seed=2), ScaledIdentity(0.25)]
-)
+@pytest.mark.parametrize("init", [SpectralRadius(0.8, base="random_uniform", seed=2), ScaledIdentity(0.25)])
 def test_config_round_trip(init):
     config = keras.initializers.serialize(init)
     restored = keras.initializers.deserialize(config)

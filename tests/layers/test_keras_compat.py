@@ -23,9 +23,7 @@ class MaskProbe(rk.SimpleRNNCell):
         self.kernel.assign(np.eye(input_shape[-1], self.units))  # x W = x
 
 
-@pytest.mark.parametrize(
-    "wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"]
-)
+@pytest.mark.parametrize("wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"])
 def test_input_mask_fixed_over_steps_and_fresh_per_batch(wrapper):
     layer = wrapper(MaskProbe(16, dropout=0.5, use_bias=False, seed=0), return_sequences=True)
     x = np.ones((8, 6, 16), "float32")
@@ -39,9 +37,7 @@ def test_input_mask_fixed_over_steps_and_fresh_per_batch(wrapper):
     np.testing.assert_array_equal(ops.convert_to_numpy(layer(x)), x)  # no dropout at inference
 
 
-@pytest.mark.parametrize(
-    "wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"]
-)
+@pytest.mark.parametrize("wrapper", [keras.layers.RNN, rk.Recurrent], ids=["keras.RNN", "Recurrent"])
 def test_recurrent_mask_fixed_over_steps(wrapper):
     """With U = I, W = 0 and a linear Elman cell, h_t = h_{t-1} * m: m^t, one mask m."""
     cell = rk.SimpleRNNCell(
@@ -55,9 +51,7 @@ def test_recurrent_mask_fixed_over_steps(wrapper):
     )
     layer = wrapper(cell, return_sequences=True)
     h0 = np.ones((4, 32), "float32")
-    out = ops.convert_to_numpy(
-        layer(np.zeros((4, 3, 2), "float32"), initial_state=[h0], training=True)
-    )
+    out = ops.convert_to_numpy(layer(np.zeros((4, 3, 2), "float32"), initial_state=[h0], training=True))
     mask = out[:, 0]
     np.testing.assert_allclose(out[:, 1], mask * mask)
     np.testing.assert_allclose(out[:, 2], mask * mask * mask)
@@ -72,9 +66,7 @@ def test_masks_are_cleared_after_the_call():
 
 def test_dropout_trains_in_fit():
     inputs = keras.Input((4, 3))
-    outputs = keras.layers.Dense(1)(
-        rk.Recurrent(rk.GRUCell(4, dropout=0.2, recurrent_dropout=0.2))(inputs)
-    )
+    outputs = keras.layers.Dense(1)(rk.Recurrent(rk.GRUCell(4, dropout=0.2, recurrent_dropout=0.2))(inputs))
     model = keras.Model(inputs, outputs)
     model.compile("adam", "mse")
     history = model.fit(np.ones((8, 4, 3)), np.ones((8, 1)), epochs=2, verbose=0)

@@ -101,9 +101,7 @@ def test_parity_with_keras_cell(pair, wrapper, option, masked):
 def test_weights_move_back_to_keras(pair):
     """`set_weights` works the other way too: ours -> Keras's built-in layer."""
     ours_class, _, _ = PAIRS[pair]
-    builtin = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[
-        pair
-    ]
+    builtin = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[pair]
     x, _ = _data(masked=False)
     ours = rk.Recurrent(ours_class(UNITS, bias_initializer="random_normal"), return_sequences=True)
     reference = builtin(UNITS, return_sequences=True)

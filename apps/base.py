@@ -1,0 +1,239 @@
+"""`Pipeline`: the verbs every ready pipeline shares, written once.
+
+A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipelines"):
+
+- its hyper-parameters, as keyword-only `__init__` arguments stored under the same names
+  (`get_config` reads them back from the signature);
+- `check_data(*data, argument)`: validation of raw inputs, before any training;
+- `learn_preprocessing(train)`: vocabulary, label set, scaler, from the training data only;
+- `build_model()`: a compiled `keras.Model`;
+- `make_dataset(data, training)`: a `tf.data.Dataset` of model-ready batches;
+- `preprocessing_state()` / `restore_preprocessing(state)`: that state as JSON;
+- `serving_function()`: `(fn, input_signature, tracked)` for the export, raw in, raw out;
+- `evaluate(...)` and its task verbs (`predict`, ...), and optionally `plots(...)`.
+"""
+
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+from pathlib import Path
+
+import keras
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .export import check_writable, write_atomically
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+class Pipeline:
+    """Base class of rnnkit's pipelines (see the module docstring for the contract)."""
+
+    def __init__(self):
+        self.model = None
+        self.history = None
+
+    # Configuration ---------------------------------------------------------------------
+
+    @classmethod
+    def _config_names(cls):
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    def get_config(self):
+        """The hyper-parameters, exactly the keyword arguments of `__init__`."""
+        config = {name: getattr(self, name) for name in self._config_names()}
+        return {
+            name: keras.saving.serialize_keras_object(value)
+            if isinstance(value, keras.layers.Layer)
+            else value
+            for name, value in config.items()
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = {
+            name: keras.saving.deserialize_keras_object(value)
+            if isinstance(value, dict) and "class_name" in value
+            else value
+            for name, value in config.items()
+        }
+        return cls(**config)
+
+    # The task's part -------------------------------------------------------------------
+
+    def check_data(self, *data, argument="data"):
+        raise NotImplementedError
+
+    def learn_preprocessing(self, train):
+        raise NotImplementedError
+
+    def build_model(self):
+        raise NotImplementedError
+
+    def make_dataset(self, data, training=False):
+        raise NotImplementedError
+
+    def preprocessing_state(self):
+        raise NotImplementedError
+
+    def restore_preprocessing(self, state):
+        raise NotImplementedError
+
+    def serving_function(self):
+        raise NotImplementedError
+
+    def fit_options(self, train):
+        """Extra keyword arguments of `model.fit` (e.g. `class_weight`)."""
+        return {}
+
+    def plots(self, *data):
+        """`{name: matplotlib.figure.Figure}` for a run folder; none by default."""
+        return {}
+
+    # Shared verbs ----------------------------------------------------------------------
+
+    def fit(self, *data, validation_data=None, epochs=10, callbacks=None, strategy=None, verbose="auto"):
+        """Learns preprocessing state from `data` only, then trains with `model.fit`.
+
+        Args:
+            *data: the training data, as the task takes it (e.g. `texts, labels`).
+            validation_data: a tuple in the same form, or None.
+            epochs: passes over the training data.
+            callbacks: Keras callbacks, e.g. `keras.callbacks.EarlyStopping`.
+            strategy: a `tf.distribute.Strategy`; the model is built in its scope.
+            verbose: as in `model.fit` ("auto", 0, 1 or 2).
+
+        Returns:
+            The Keras `History`.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+            raise ValueError(f"Argument `epochs` must be a positive integer. Received: epochs={epochs!r}")
+        train = self.check_data(*data, argument="data")
+        self.learn_preprocessing(train)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)):
+                raise ValueError(
+                    "Argument `validation_data` must be a tuple in the form of the training data. "
+                    f"Received: {type(validation_data).__name__}"
+                )
+            validation = self.check_data(*validation_data, argument="validation_data")
+        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+        with scope:
+            self.model = self.build_model()
+        self.history = self.model.fit(
+            self.make_dataset(train, training=True),
+            validation_data=None if validation is None else self.make_dataset(validation),
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # make_dataset shuffles the training data itself
+            **self.fit_options(train),
+        )
+        return self.history
+
+    def _check_fitted(self, verb):
+        if self.model is None:
+            raise ValueError(
+                f"{type(self).__name__}.{verb}() needs a trained pipeline: call fit() or load() first."
+            )
+
+    def save(self, path, overwrite=False):
+        """Writes config, preprocessing state and model into one folder, atomically."""
+        self._check_fitted("save")
+        cls = type(self)
+
+        def write(folder):
+            folder.mkdir()
+            header = {
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "format_version": FORMAT_VERSION,
+                "config": self.get_config(),
+            }
+            (folder / "config.json").write_text(json.dumps(header, indent=2))
+            (folder / "preprocessing.json").write_text(json.dumps(self.preprocessing_state()))
+            self.model.save(folder / "model.keras")
+
+        return write_atomically(path, write, overwrite)
+
+    @classmethod
+    def load(cls, path):
+        """The pipeline `save` wrote to `path`: same config, preprocessing and weights."""
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise ValueError(f"Argument `path`: {str(path)!r} holds no saved pipeline (no config.json).")
+        header = json.loads((path / "config.json").read_text())
+        module_name, _, class_name = header["class"].rpartition(".")
+        saved_cls = getattr(importlib.import_module(module_name), class_name)
+        if not issubclass(saved_cls, cls):
+            raise ValueError(f"Argument `path`: {str(path)!r} holds a {class_name}, not a {cls.__name__}.")
+        pipeline = saved_cls.from_config(header["config"])
+        pipeline.restore_preprocessing(json.loads((path / "preprocessing.json").read_text()))
+        pipeline.model = keras.models.load_model(path / "model.keras")
+        return pipeline
+
+    def export(self, path, overwrite=False):
+        """A TF SavedModel whose `serve` signature takes raw inputs and returns raw outputs.
+
+        It loads with `tf.saved_model.load` in a process without rnnkit. Written to a
+        temporary folder and moved into place only when complete.
+        """
+        self._check_fitted("export")
+        fn, input_signature, tracked = self.serving_function()
+
+        def write(folder):
+            archive = keras.export.ExportArchive()
+            for resource in [self.model, *tracked]:
+                archive.track(resource)
+            archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
+            archive.write_out(str(folder), verbose=False)
+
+        return write_atomically(path, write, overwrite)
+
+    @staticmethod
+    def check_run_folder(out, overwrite=False):
+        """Fails (before training) if the run folder `out` holds a run and `overwrite` is off."""
+        for name in ("pipeline", "saved_model"):
+            check_writable(Path(out) / name, overwrite, argument="out")
+
+    def save_run(self, out, metrics, *eval_data, overwrite=False):
+        """One run folder: the saved pipeline, `saved_model`, `metrics.json`, `history.csv`, PNG plots."""
+        out = Path(out)
+        self.check_run_folder(out, overwrite)
+        out.mkdir(parents=True, exist_ok=True)
+        self.save(out / "pipeline", overwrite=overwrite)
+        self.export(out / "saved_model", overwrite=overwrite)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+        figures = dict(self.plots(*eval_data)) if eval_data else {}
+        if self.history is not None and self.history.history:
+            history = pd.DataFrame(self.history.history)
+            history.index.name = "epoch"
+            history.to_csv(out / "history.csv")
+            figures["learning_curves"] = learning_curves(history)
+        for name, figure in figures.items():
+            figure.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
+        return out
+
+
+def learning_curves(history):
+    """Loss and metrics per epoch, training against validation."""
+    names = [c for c in history.columns if not c.startswith("val_")]
+    figure = Figure(figsize=(4.5 * len(names), 3.5))  # no pyplot: no global state, no display
+    axes = figure.subplots(1, len(names), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.plot(history.index + 1, history[name], label="train")
+        if f"val_{name}" in history:
+            ax.plot(history.index + 1, history[f"val_{name}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,6 @@
+"""Tweet sentiment: the many-to-one pipeline and its data."""
+
+from .data import generate_tweets, load_default, read_table, read_tweeteval
+from .pipeline import SentimentPipeline
+
+__all__ = ["SentimentPipeline", "generate_tweets", "load_default", "read_table", "read_tweeteval"]

@@ -1,0 +1,120 @@
+"""`rnnkit sentiment train|evaluate|predict|export`."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from .data import load_default, read_table, read_tweeteval
+from .pipeline import SentimentPipeline
+
+__all__ = ["add_arguments", "load_data", "run"]
+
+
+def add_arguments(parser):
+    parser.add_argument("verb", choices=["train", "evaluate", "predict", "export"])
+    parser.add_argument(
+        "--data",
+        help="CSV/TSV file, or a TweetEval folder (default: the embedded generated tweets)",
+    )
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="TweetEval split to read (train: train; evaluate: test, else val)",
+    )
+    parser.add_argument("--text-col", default="text")
+    parser.add_argument("--label-col", default="label")
+    parser.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--max-len", type=int, default=40)
+    parser.add_argument("--padding", default="pre", help="pre or post")
+    parser.add_argument("--truncating", default="post", help="pre or post")
+    parser.add_argument(
+        "--val-split",
+        type=float,
+        default=0.1,
+        help="fraction held out when --data has no val split",
+    )
+    parser.add_argument("--text", action="append", help="a text to predict (repeatable)")
+    parser.add_argument("--out", default="runs/sentiment", help="the run folder (default runs/sentiment)")
+    parser.add_argument("--overwrite", action="store_true", help="replace what --out already holds")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def load_data(data=None, split=None, text_col="text", label_col="label", val_split=0.1, seed=0):
+    """`(train, validation, test)` DataFrames (`text`, `label`); any may be None."""
+    if data is None:
+        return load_default(seed=seed)
+    path = Path(data)
+    if path.is_dir():
+        splits = {
+            s: read_tweeteval(path, s) for s in ("train", "val", "test") if (path / f"{s}_text.txt").is_file()
+        }
+        if split is not None:
+            return splits.get(split, read_tweeteval(path, split)), None, None
+        return splits.get("train"), splits.get("val"), splits.get("test")
+    frame = read_table(path, text_col, label_col)
+    if not 0 <= val_split < 1:
+        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
+    validation = frame.sample(frac=val_split, random_state=seed) if val_split > 0 else None
+    train = frame.drop(validation.index) if validation is not None else frame
+    return train, validation, None
+
+
+def run(args, verbose):
+    out = Path(args.out)
+    if args.verb == "train":
+        train, validation, test = load_data(
+            args.data, args.split, args.text_col, args.label_col, args.val_split
+        )
+        if train is None:
+            raise ValueError(f"Argument `--data`: {args.data!r} has no training split.")
+        pipeline = SentimentPipeline(
+            cell=args.cell,
+            units=args.units,
+            max_len=args.max_len,
+            padding=args.padding,
+            truncating=args.truncating,
+        )
+        pipeline.check_run_folder(out, args.overwrite)  # fail before training, not after
+        pipeline.fit(
+            train.text,
+            train.label,
+            epochs=args.epochs,
+            verbose=verbose,
+            validation_data=None if validation is None else (validation.text, validation.label),
+        )
+        scored = test if test is not None else validation if validation is not None else train
+        metrics = pipeline.evaluate(scored.text, scored.label, baseline=True)
+        pipeline.save_run(out, metrics, scored.text, scored.label, overwrite=args.overwrite)
+        return _summary(metrics, out)
+    pipeline = SentimentPipeline.load(out / "pipeline")
+    if args.verb == "evaluate":
+        _, validation, test = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)
+        scored = test if test is not None else validation
+        if scored is None:  # a single file or split: all of it
+            scored = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)[0]
+        return _summary(pipeline.evaluate(scored.text, scored.label), out)
+    if args.verb == "predict":
+        texts = args.text or (
+            load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)[0].text.tolist()
+            if args.data
+            else None
+        )
+        if not texts:
+            raise ValueError("Arguments `--text` or `--data`: give the texts to predict.")
+        return "\n".join(
+            f"{label}\t{text}" for label, text in zip(pipeline.predict(texts), texts, strict=True)
+        )
+    path = pipeline.export(out / "saved_model", overwrite=args.overwrite)
+    return f"SavedModel: {path}"
+
+
+def _summary(metrics, out):
+    rows = {"rnnkit": metrics}
+    if "baseline" in metrics:
+        rows["TF-IDF + logistic regression"] = metrics["baseline"]
+    table = pd.DataFrame(
+        {name: {k: m[k] for k in ("accuracy", "macro_f1", "macro_recall")} for name, m in rows.items()}
+    ).T
+    return f"{table.round(4).to_string()}\nrun folder: {out}"

@@ -1,0 +1,292 @@
+"""`SentimentPipeline`: a tweet in, negative / neutral / positive out (many-to-one)."""
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from matplotlib.figure import Figure
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    accuracy_score,
+    classification_report,
+    f1_score,
+    recall_score,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.class_weight import compute_class_weight
+
+from rnnkit.layers import CELLS, Recurrent, get_cell
+
+from ..base import Pipeline
+from ..checks import check_choice, check_positive_int, check_texts
+from ..text import PADDING, normalize_tweets, pad_or_truncate
+
+__all__ = ["SentimentPipeline"]
+
+
+class SentimentPipeline(Pipeline):
+    """Tweet sentiment with an rnnkit recurrent cell.
+
+    raw tweets -> `normalize_tweets` -> `TextVectorization` -> pad or truncate to `max_len`
+    -> `Embedding(mask_zero=True)` -> `Recurrent(cell)` (x `layers`, optionally
+    `Bidirectional`) -> `Dropout` -> `Dense(softmax)`.
+
+    Args:
+        cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied
+            for each layer and direction). Default `"gru"`.
+        units: state size of each recurrent layer (default 64).
+        layers: number of stacked recurrent layers (default 1).
+        bidirectional: read the tweet both ways (default True).
+        embedding_dim: size of the word vectors (default 64).
+        vocab_size: most frequent tokens kept, padding and out-of-vocabulary included
+            (default 20000).
+        max_len: tokens per tweet after padding or truncation (default 40).
+        padding: `"pre"` or `"post"`: where short tweets get their zeros (default "pre").
+        truncating: `"pre"` or `"post"`: which end long tweets lose (default "post").
+        dropout: dropout before the classifier and on the cell's inputs (default 0.2).
+        class_weight: `"balanced"` to weight classes inversely to their frequency, or None.
+        batch_size: training batch size (default 64).
+        learning_rate: Adam's learning rate (default 2e-3).
+        seed: seed of the weights, dropout and shuffling (default 0).
+
+    Example:
+
+    >>> pipeline = SentimentPipeline(units=8, embedding_dim=8, max_len=12)
+    >>> _ = pipeline.fit(["so good", "not good", "it starts at 8"], ["positive", "negative", "neutral"],
+    ...                  epochs=1, verbose=0)
+    >>> pipeline.predict(["good"])[0] in {"positive", "negative", "neutral"}
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        cell="gru",
+        units=64,
+        layers=1,
+        bidirectional=True,
+        embedding_dim=64,
+        vocab_size=20000,
+        max_len=40,
+        padding="pre",
+        truncating="post",
+        dropout=0.2,
+        class_weight="balanced",
+        batch_size=64,
+        learning_rate=2e-3,
+        seed=0,
+    ):
+        super().__init__()
+        if isinstance(cell, str):
+            check_choice("cell", cell.lower(), sorted(CELLS))
+        else:
+            get_cell(cell, units)  # any object honouring the Keras cell contract
+        self.cell = cell
+        self.units = check_positive_int("units", units)
+        self.layers = check_positive_int("layers", layers)
+        self.bidirectional = bool(bidirectional)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.max_len = check_positive_int("max_len", max_len)
+        self.padding = check_choice("padding", padding, PADDING)
+        self.truncating = check_choice("truncating", truncating, PADDING)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={dropout!r}")
+        self.dropout = float(dropout)
+        self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.learning_rate = float(learning_rate)
+        self.seed = seed
+        self.labels = None  # the label set, in the order of the model's outputs
+        self.vectorizer = None
+        self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
+        self._baseline = None
+
+    # Preprocessing -----------------------------------------------------------------------
+
+    def check_data(self, texts, labels=None, argument="data"):
+        texts = check_texts(texts, argument="texts" if argument == "data" else argument)
+        if labels is None:
+            return texts, None
+        labels = list(labels.tolist() if isinstance(labels, (pd.Series, np.ndarray)) else labels)
+        if len(labels) != len(texts):
+            raise ValueError(f"Argument `labels` has {len(labels)} items for {len(texts)} texts.")
+        for i, label in enumerate(labels):
+            if label is None or (isinstance(label, float) and np.isnan(label)):
+                raise ValueError(f"Argument `labels`: item {i} is missing (None/NaN).")
+        if self.labels is not None:
+            unseen = sorted({str(label) for label in labels} - {str(label) for label in self.labels})
+            if unseen:
+                raise ValueError(
+                    f"Argument `labels` holds labels that training never saw: {unseen}; known: {self.labels}."
+                )
+        return texts, labels
+
+    def learn_preprocessing(self, train):
+        texts, labels = train
+        if labels is None:
+            raise ValueError("Argument `labels` is required to fit.")
+        self.labels = sorted(set(labels), key=str)
+        if len(self.labels) < 2:
+            raise ValueError(
+                f"Argument `labels` holds a single class {self.labels}: at least two are needed."
+            )
+        self.vectorizer = self._make_vectorizer()
+        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
+        self._train, self._baseline = train, None
+
+    def _make_vectorizer(self, vocabulary=None):
+        return keras.layers.TextVectorization(
+            max_tokens=self.vocab_size,
+            standardize=normalize_tweets,
+            split="whitespace",
+            ragged=True,
+            vocabulary=vocabulary,
+            name="tweet_vectorizer",
+        )
+
+    def encode(self, texts):
+        """Raw tweets `(batch,)` to token ids `(batch, max_len)`, as graph code."""
+        return pad_or_truncate(self.vectorizer(texts), self.max_len, self.padding, self.truncating)
+
+    def make_dataset(self, data, training=False):
+        """Batches of `(token ids, label index)`, or of token ids alone without labels."""
+        texts, labels = data if isinstance(data, tuple) else (check_texts(data), None)
+        if labels is None:
+            dataset = tf.data.Dataset.from_tensor_slices(texts)
+        else:
+            index = {label: i for i, label in enumerate(self.labels)}
+            dataset = tf.data.Dataset.from_tensor_slices((texts, [index[label] for label in labels]))
+        if training:
+            dataset = dataset.shuffle(len(texts), seed=self.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(self.batch_size)
+        if labels is None:
+            return dataset.map(self.encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return dataset.map(lambda t, y: (self.encode(t), y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+            tf.data.AUTOTUNE
+        )
+
+    def preprocessing_state(self):
+        return {
+            "labels": self.labels,
+            "vocabulary": self.vectorizer.get_vocabulary(include_special_tokens=False),
+        }
+
+    def restore_preprocessing(self, state):
+        self.labels = state["labels"]
+        self.vectorizer = self._make_vectorizer(vocabulary=state["vocabulary"])
+
+    def fit_options(self, train):
+        if self.class_weight is None:
+            return {}
+        _, labels = train
+        index = [self.labels.index(label) for label in labels]
+        weights = compute_class_weight("balanced", classes=np.arange(len(self.labels)), y=index)
+        return {"class_weight": dict(enumerate(weights.tolist()))}
+
+    # Model -------------------------------------------------------------------------------
+
+    def _new_cell(self):
+        if isinstance(self.cell, str):
+            return get_cell(self.cell, self.units, dropout=self.dropout, seed=self.seed)
+        return type(self.cell).from_config(self.cell.get_config())
+
+    def build_model(self):
+        keras.utils.set_random_seed(self.seed)
+        ids = keras.Input((self.max_len,), dtype="int64", name="token_ids")
+        h = keras.layers.Embedding(self.vectorizer.vocabulary_size(), self.embedding_dim, mask_zero=True)(ids)
+        for i in range(self.layers):
+            recurrent = Recurrent(self._new_cell(), return_sequences=i < self.layers - 1)
+            h = keras.layers.Bidirectional(recurrent)(h) if self.bidirectional else recurrent(h)
+        h = keras.layers.Dropout(self.dropout)(h)
+        probabilities = keras.layers.Dense(len(self.labels), activation="softmax", name="sentiment")(h)
+        model = keras.Model(ids, probabilities, name="sentiment")
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    # Task verbs --------------------------------------------------------------------------
+
+    def predict_proba(self, texts):
+        """A DataFrame of class probabilities, one row per text, one column per label."""
+        self._check_fitted("predict_proba")
+        texts = check_texts(texts)
+        probabilities = self.model.predict(self.make_dataset(texts), verbose=0)
+        return pd.DataFrame(probabilities, columns=self.labels)
+
+    def predict(self, texts):
+        """The most probable label of each text, as the labels were given to `fit`."""
+        probabilities = self.predict_proba(texts)
+        return [self.labels[i] for i in probabilities.to_numpy().argmax(axis=1)]
+
+    def evaluate(self, texts, labels, baseline=False):
+        """Accuracy, macro-F1, macro-recall (TweetEval's metric), per-class report, confusion matrix.
+
+        With `baseline=True`, the same metrics for TF-IDF (uni- and bigrams) + logistic
+        regression trained on the same training data, under `"baseline"`.
+        """
+        self._check_fitted("evaluate")
+        texts, labels = self.check_data(texts, labels, argument="texts")
+        metrics = _scores(labels, self.predict(texts), self.labels)
+        if baseline:
+            if self._train is None:
+                raise ValueError(
+                    "Argument `baseline`: the baseline trains on the training data, which a loaded "
+                    "pipeline does not keep; call fit() in this session first."
+                )
+            if self._baseline is None:
+                self._baseline = self._fit_baseline()
+            metrics["baseline"] = _scores(labels, list(self._baseline.predict(texts)), self.labels)
+        return metrics
+
+    def _fit_baseline(self):
+        texts, labels = self._train
+        baseline = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+            LogisticRegression(max_iter=2000, class_weight=self.class_weight),
+        )
+        return baseline.fit(texts, [str(label) for label in labels])
+
+    def plots(self, texts, labels):
+        predicted = self.predict(texts)
+        figure = Figure(figsize=(4.5, 4))
+        ax = figure.subplots()
+        ConfusionMatrixDisplay.from_predictions(
+            [str(x) for x in labels],
+            [str(x) for x in predicted],
+            labels=[str(x) for x in self.labels],
+            ax=ax,
+            colorbar=False,
+        )
+        ax.set_title("confusion matrix")
+        return {"confusion_matrix": figure}
+
+    # Export ------------------------------------------------------------------------------
+
+    def serving_function(self):
+        labels = tf.constant(self.labels)
+
+        def serve(texts):
+            probabilities = self.model(self.encode(texts), training=False)
+            return {
+                "label": tf.gather(labels, tf.argmax(probabilities, axis=-1)),
+                "probabilities": probabilities,
+            }
+
+        return serve, [tf.TensorSpec([None], tf.string, name="texts")], [self.vectorizer]
+
+
+def _scores(labels, predicted, classes):
+    names = [str(c) for c in classes]
+    y_true, y_pred = [str(x) for x in labels], [str(x) for x in predicted]
+    return {
+        "accuracy": accuracy_score(y_true, y_pred),
+        "macro_f1": f1_score(y_true, y_pred, labels=names, average="macro", zero_division=0),
+        "macro_recall": recall_score(y_true, y_pred, labels=names, average="macro", zero_division=0),
+        "report": classification_report(y_true, y_pred, labels=names, output_dict=True, zero_division=0),
+    }
