@@ -30,8 +30,8 @@ class SentimentPipeline(Pipeline):
     """Tweet sentiment with an rnnkit recurrent cell.
 
     raw tweets -> `normalize_tweets` -> `TextVectorization` -> pad or truncate to `max_len`
-    -> `Embedding(mask_zero=True)` -> `Recurrent(cell)` (x `layers`, optionally
-    `Bidirectional`) -> `Dropout` -> `Dense(softmax)`.
+    -> `Embedding(mask_zero=True)` -> `SpatialDropout1D` -> `Recurrent(cell)` (x `layers`,
+    optionally `Bidirectional`) -> `Dropout` -> `Dense(softmax)`.
 
     Args:
         cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied
@@ -45,7 +45,8 @@ class SentimentPipeline(Pipeline):
         max_len: tokens per tweet after padding or truncation (default 40).
         padding: `"pre"` or `"post"`: where short tweets get their zeros (default "pre").
         truncating: `"pre"` or `"post"`: which end long tweets lose (default "post").
-        dropout: dropout before the classifier and on the cell's inputs (default 0.2).
+        dropout: dropout of word-vector channels, of the cell's inputs and before the
+            classifier (default 0.2).
         class_weight: `"balanced"` to weight classes inversely to their frequency, or None.
         batch_size: training batch size (default 64).
         learning_rate: Adam's learning rate (default 2e-3).
@@ -177,6 +178,7 @@ class SentimentPipeline(Pipeline):
     def restore_preprocessing(self, state):
         self.labels = state["labels"]
         self.vectorizer = self._make_vectorizer(vocabulary=state["vocabulary"])
+        self.vectorizer.build((None,))  # adapt() builds it; a set vocabulary does not
 
     def fit_options(self, train):
         if self.class_weight is None:
@@ -197,6 +199,7 @@ class SentimentPipeline(Pipeline):
         keras.utils.set_random_seed(self.seed)
         ids = keras.Input((self.max_len,), dtype="int64", name="token_ids")
         h = keras.layers.Embedding(self.vectorizer.vocabulary_size(), self.embedding_dim, mask_zero=True)(ids)
+        h = keras.layers.SpatialDropout1D(self.dropout)(h)  # drops whole word-vector channels
         for i in range(self.layers):
             recurrent = Recurrent(self._new_cell(), return_sequences=i < self.layers - 1)
             h = keras.layers.Bidirectional(recurrent)(h) if self.bidirectional else recurrent(h)

@@ -128,6 +128,9 @@ def test_save_load_round_trip(trained, tmp_path):
     texts = list(test.text[:20])
     pd.testing.assert_frame_equal(restored.predict_proba(texts), pipeline.predict_proba(texts))
     assert json.loads((path / "config.json").read_text())["config"] == pipeline.get_config()
+    exported = restored.export(tmp_path / "saved_model")  # a loaded pipeline exports too
+    served = tf.saved_model.load(str(exported)).serve(tf.constant(texts))
+    assert [label.decode() for label in served["label"].numpy()] == pipeline.predict(texts)
 
 
 def test_save_refuses_to_overwrite(trained, tmp_path):
@@ -237,3 +240,12 @@ def test_unseen_labels_at_evaluate(trained):
 def test_bad_hyper_parameters(kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`"):
         SentimentPipeline(**kwargs)
+
+
+def test_make_dataset_gives_model_ready_batches(trained):
+    pipeline, test = trained
+    ids, labels = next(iter(pipeline.make_dataset((list(test.text[:5]), list(test.label[:5])))))
+    assert ids.shape == (5, pipeline.max_len) and ids.dtype == tf.int64
+    assert [pipeline.labels[i] for i in labels.numpy()] == list(test.label[:5])
+    unlabeled = next(iter(pipeline.make_dataset(list(test.text[:3]))))
+    assert unlabeled.shape == (3, pipeline.max_len)

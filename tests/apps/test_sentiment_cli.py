@@ -1,0 +1,62 @@
+"""`rnnkit sentiment train|evaluate|predict|export` on a small CSV."""
+
+import pandas as pd
+import pytest
+
+from rnnkit.apps.cli import main
+
+SMALL = ["--units", "8", "--max-len", "10", "--epochs", "1", "--quiet"]
+
+
+@pytest.fixture
+def csv(tmp_path):
+    path = tmp_path / "tweets.csv"
+    texts = ["so good", "not good at all", "it starts at 8", "great stuff", "awful day", "watching tv"] * 5
+    labels = ["pos", "neg", "neu"] * 10
+    pd.DataFrame({"tweet": texts, "sentiment": labels}).to_csv(path, index=False)
+    return path
+
+
+def test_train_evaluate_predict_export(csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--data", str(csv), "--text-col", "tweet", "--label-col", "sentiment", "--out", str(out)]
+    assert main(["sentiment", "train", *common, *SMALL, "--val-split", "0.2", "--padding", "post"]) == 0
+    assert "macro_recall" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} >= {"pipeline", "saved_model", "metrics.json", "history.csv"}
+
+    assert main(["sentiment", "evaluate", *common]) == 0
+    assert "rnnkit" in capsys.readouterr().out
+
+    assert main(["sentiment", "predict", "--out", str(out), "--text", "so good", "--text", "awful"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["so good", "awful"]
+    assert all(line.split("\t")[0] in {"pos", "neg", "neu"} for line in lines)
+
+    assert main(["sentiment", "export", "--out", str(out)]) == 2  # exists: not without --overwrite
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["sentiment", "export", "--out", str(out), "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--label-col", "mood"], "label_col"),
+        (["--max-len", "0"], "max_len"),
+        (["--cell", "transformer"], "cell"),
+        (["--padding", "middle"], "padding"),
+        (["--val-split", "1.5"], "val-split"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(csv, tmp_path, capsys, extra, message):
+    args = ["sentiment", "train", "--data", str(csv), "--text-col", "tweet", "--label-col", "sentiment"]
+    assert main([*args, "--out", str(tmp_path / "run"), *SMALL, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_data_file_and_missing_run(tmp_path, capsys):
+    assert main(["sentiment", "train", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path)]) == 2
+    assert "`data`" in capsys.readouterr().err
+    assert main(["sentiment", "predict", "--out", str(tmp_path), "--text", "hi"]) == 2
+    assert "no saved pipeline" in capsys.readouterr().err
