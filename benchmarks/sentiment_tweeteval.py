@@ -7,7 +7,7 @@ TweetEval's train split, see its PROVENANCE.md), selects the epoch on TweetEval'
 training time, in one run. The official test split is not here: the TweetEval paper reports
 test macro-recall LSTM 58.3, SVM 62.9, FastText 62.9.
 
-    python -m benchmarks.sentiment_tweeteval                 # writes benchmarks/results/sentiment_tweeteval.md
+    python -m benchmarks.sentiment_tweeteval     # writes benchmarks/results/sentiment_tweeteval.md
     python -m benchmarks.sentiment_tweeteval --cell lstm --units 128 --epochs 12
 """
 
@@ -36,14 +36,29 @@ def run(args):
     train = read_table(args.data / "train_semeval2013_2016.tsv", label_col="label_name")
     val = read_tweeteval(args.data, "val")
     pipeline = SentimentPipeline(
-        cell=args.cell, units=args.units, layers=args.layers, embedding_dim=args.embedding_dim,
-        vocab_size=args.vocab_size, max_len=args.max_len, dropout=args.dropout,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        cell=args.cell,
+        units=args.units,
+        layers=args.layers,
+        embedding_dim=args.embedding_dim,
+        vocab_size=args.vocab_size,
+        max_len=args.max_len,
+        dropout=args.dropout,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
     )
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=args.patience, restore_best_weights=True
+    )
     start = time.perf_counter()
-    history = pipeline.fit(train.text, train.label, validation_data=(val.text, val.label), epochs=args.epochs,
-                           callbacks=[stop], verbose=2)
+    history = pipeline.fit(
+        train.text,
+        train.label,
+        validation_data=(val.text, val.label),
+        epochs=args.epochs,
+        callbacks=[stop],
+        verbose=2,
+    )
     minutes = (time.perf_counter() - start) / 60
     start = time.perf_counter()
     metrics = pipeline.evaluate(val.text, val.label, baseline=True)
@@ -52,8 +67,10 @@ def run(args):
 
 
 def table(pipeline, metrics, minutes, baseline_minutes, epochs, args):
-    rows = [("rnnkit " + describe(pipeline), metrics, f"{minutes:.1f} ({epochs} epochs)"),
-            ("TF-IDF (1-2 grams) + logistic regression", metrics["baseline"], f"{baseline_minutes:.1f}")]
+    rows = [
+        ("rnnkit " + describe(pipeline), metrics, f"{minutes:.1f} ({epochs} epochs)"),
+        ("TF-IDF (1-2 grams) + logistic regression", metrics["baseline"], f"{baseline_minutes:.1f}"),
+    ]
     lines = [
         "# Tweet sentiment: TweetEval validation split",
         "",
@@ -61,23 +78,29 @@ def table(pipeline, metrics, minutes, baseline_minutes, epochs, args):
         "epoch selected on TweetEval val (2,000 tweets) by early stopping on validation loss. Scores on val.",
         "TweetEval paper, official test split, macro-recall: LSTM 58.3, SVM 62.9, FastText 62.9.",
         "",
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPU cores, {platform.machine()}.",
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"{os.cpu_count()} CPU cores, {platform.machine()}.",
         "",
         "| model | macro-recall | macro-F1 | accuracy | training minutes |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for name, m, time_text in rows:
-        lines.append(f"| {name} | {100 * m['macro_recall']:.1f} | {100 * m['macro_f1']:.1f} | "
-                     f"{100 * m['accuracy']:.1f} | {time_text} |")
-    lines += ["", f"Command: `python -m benchmarks.sentiment_tweeteval {' '.join(args.argv)}`".rstrip() + "", ""]
+        lines.append(
+            f"| {name} | {100 * m['macro_recall']:.1f} | {100 * m['macro_f1']:.1f} | "
+            f"{100 * m['accuracy']:.1f} | {time_text} |"
+        )
+    command = " ".join(["python -m benchmarks.sentiment_tweeteval", *args.argv])
+    lines += ["", f"Command: `{command}`", ""]
     return "\n".join(lines)
 
 
 def describe(pipeline):
     config = pipeline.get_config()
     direction = "bidirectional " if config["bidirectional"] else ""
-    return (f"{direction}{config['cell']} x{config['layers']}, {config['units']} units, "
-            f"embedding {config['embedding_dim']}, vocab {config['vocab_size']}, max_len {config['max_len']}")
+    return (
+        f"{direction}{config['cell']} x{config['layers']}, {config['units']} units, "
+        f"embedding {config['embedding_dim']}, vocab {config['vocab_size']}, max_len {config['max_len']}"
+    )
 
 
 def main(argv=None):
