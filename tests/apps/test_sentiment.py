@@ -129,7 +129,8 @@ def test_save_load_round_trip(trained, tmp_path):
     pd.testing.assert_frame_equal(restored.predict_proba(texts), pipeline.predict_proba(texts))
     assert json.loads((path / "config.json").read_text())["config"] == pipeline.get_config()
     exported = restored.export(tmp_path / "saved_model")  # a loaded pipeline exports too
-    served = tf.saved_model.load(str(exported)).serve(tf.constant(texts))
+    reloaded = tf.saved_model.load(str(exported))  # keep a reference: it owns the variables
+    served = reloaded.serve(tf.constant(texts))
     assert [label.decode() for label in served["label"].numpy()] == pipeline.predict(texts)
 
 
