@@ -1,0 +1,413 @@
+"""`ForecastPipeline`: multi-step forecasts of one or more series with an rnnkit cell."""
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from keras import ops
+from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+from rnnkit.layers import CELLS, Recurrent, get_cell
+
+from ..base import Pipeline
+from ..checks import check_choice, check_positive_int
+from . import metrics as forecast_metrics
+from .baselines import LastValue, LinearAutoregression, SeasonalNaive
+from .series import FILL, prepare_series, seasonal_period
+
+__all__ = ["ForecastPipeline"]
+
+SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+STRATEGIES = ("direct", "autoregressive")
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+def pinball_loss(quantiles):
+    """The pinball (quantile) loss for outputs `(..., len(quantiles))` against targets `(...)`."""
+    q = ops.convert_to_tensor(quantiles, dtype="float32")
+
+    def loss(y_true, y_pred):
+        error = ops.expand_dims(y_true, -1) - y_pred  # (B, H, T, Q)
+        return ops.mean(ops.maximum(q * error, (q - 1.0) * error))
+
+    return loss
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class FeedBack(keras.layers.Layer):
+    """Autoregressive rollout, the TF tutorial's FeedBack model.
+
+    The cell reads the history (warm-up), predicts the next step of every feature, and
+    then reads its own prediction back, `horizon - 1` more times:
+
+        s_0 = state after the history;  z_1 = D(h_0)
+        h_k, s_k = cell(z_k, s_{k-1});  z_{k+1} = D(h_k)          k = 1 .. horizon - 1
+
+    `D` (a Dense layer) predicts all `features`; the outputs are the `outputs` heads of
+    `h_0 .. h_{horizon-1}` (targets, times quantiles), shape `(batch, horizon, outputs)`.
+    """
+
+    def __init__(self, cell, horizon, features, outputs, **kwargs):
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.horizon, self.features, self.outputs = int(horizon), int(features), int(outputs)
+        self.warmup = Recurrent(cell, return_state=True)
+        self.next_features = keras.layers.Dense(self.features, name="next_features")
+        self.head = keras.layers.Dense(self.outputs, name="head")
+
+    def build(self, input_shape):
+        self.warmup.build(input_shape)
+        units = self.cell.output_size
+        self.next_features.build((None, units))
+        self.head.build((None, units))
+
+    def call(self, inputs, training=False):
+        h, *states = self.warmup(inputs, training=training)
+        outputs = [self.head(h)]
+        for _ in range(self.horizon - 1):
+            h, states = self.cell(self.next_features(h), states, training=training)
+            states = states if isinstance(states, (list, tuple)) else [states]
+            outputs.append(self.head(h))
+        return ops.stack(outputs, axis=1)  # (B, horizon, outputs)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, self.outputs)
+
+    def get_config(self):
+        config = {
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "horizon": self.horizon,
+            "features": self.features,
+            "outputs": self.outputs,
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
+
+
+class ForecastPipeline(Pipeline):
+    """Multi-step forecasting of `target` columns from the last `lookback` steps.
+
+    raw history `(lookback, features)` -> scaler (fitted on the training part) ->
+    `Recurrent(cell)` -> a head for all `horizon` steps at once (`strategy="direct"`), or
+    one step fed back `horizon` times (`"autoregressive"`) -> inverse scaling.
+
+    Args:
+        target: the column (or list of columns) to forecast; default the first numeric column.
+        covariates: past covariates, columns read but not forecast; default every other
+            numeric column (`[]` for none).
+        lookback: steps of history the model reads (default 48).
+        horizon: steps forecast (default 12).
+        time_col: name of the time column when the index is not a DatetimeIndex.
+        fill: None (reject gaps and NaN), "interpolate", "ffill" or "zero".
+        cell: "rnn", "lstm", "gru", "leaky", "esn" or a cell instance (default "gru").
+        units, layers: size and depth of the recurrent part (default 64, 1).
+        strategy: "direct" or "autoregressive" (default "direct").
+        quantiles: None for point forecasts (MSE), or increasing levels in (0, 1) such as
+            [0.1, 0.5, 0.9] (pinball loss); the point forecast is then the middle level.
+        scaler: "standard", "minmax" or "robust" (scikit-learn), fitted on training data.
+        season: seasonal period m for MASE and the seasonal-naive baseline; default from the
+            frequency (24 for hourly, 7 for daily, 12 for monthly).
+        dropout, batch_size, learning_rate, seed: training settings.
+    """
+
+    def __init__(
+        self,
+        *,
+        target=None,
+        covariates=None,
+        lookback=48,
+        horizon=12,
+        time_col=None,
+        fill=None,
+        cell="gru",
+        units=64,
+        layers=1,
+        strategy="direct",
+        quantiles=None,
+        scaler="standard",
+        season=None,
+        dropout=0.0,
+        batch_size=64,
+        learning_rate=1e-3,
+        seed=0,
+    ):
+        super().__init__()
+        if isinstance(cell, str):
+            check_choice("cell", cell.lower(), sorted(CELLS))
+        else:
+            get_cell(cell, units)
+        self.target = target
+        self.covariates = covariates
+        self.lookback = check_positive_int("lookback", lookback)
+        self.horizon = check_positive_int("horizon", horizon)
+        self.time_col = time_col
+        self.fill = check_choice("fill", fill, [None, *FILL])
+        self.cell = cell
+        self.units = check_positive_int("units", units)
+        self.layers = check_positive_int("layers", layers)
+        self.strategy = check_choice("strategy", strategy, STRATEGIES)
+        if quantiles is not None:
+            quantiles = [float(q) for q in quantiles]
+            if not quantiles or any(not 0 < q < 1 for q in quantiles) or quantiles != sorted(set(quantiles)):
+                raise ValueError(
+                    f"Argument `quantiles` must be None or increasing levels in (0, 1). Received: {quantiles}"
+                )
+        self.quantiles = quantiles
+        self.scaler = check_choice("scaler", scaler, sorted(SCALERS))
+        self.season = None if season is None else check_positive_int("season", season)
+        self.dropout = float(dropout)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.learning_rate = float(learning_rate)
+        self.seed = seed
+        self.state = None  # learned: columns, frequency, scaling, training targets for MASE
+
+    # Data --------------------------------------------------------------------------------
+
+    def _columns(self, frame):
+        """`(targets, covariates)` for this frame (learned state once fitted)."""
+        if self.state is not None:
+            return self.state["targets"], self.state["covariates"]
+        candidates = [
+            c for c in frame.columns if c != self.time_col and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+        targets = [self.target] if isinstance(self.target, str) else list(self.target or candidates[:1])
+        if not targets:
+            raise ValueError("Argument `target`: the data has no numeric column to forecast.")
+        covariates = self.covariates
+        if covariates is None:
+            covariates = [c for c in candidates if c not in targets]
+        return targets, list(covariates)
+
+    def check_data(self, frame, argument="data"):
+        targets, covariates = self._columns(frame) if isinstance(frame, pd.DataFrame) else ([], [])
+        series, freq = prepare_series(frame, targets + covariates, self.time_col, self.fill, argument)
+        if len(series) < self.lookback + self.horizon:
+            raise ValueError(
+                f"Argument `{argument}` has {len(series)} steps; lookback + horizon = "
+                f"{self.lookback + self.horizon} are needed."
+            )
+        if self.state is not None and freq != self.state["freq"]:
+            raise ValueError(
+                f"Argument `{argument}` has frequency {freq!r}; the model was fit on {self.state['freq']!r}."
+            )
+        return series
+
+    def learn_preprocessing(self, train):
+        targets, covariates = self._columns(train)
+        scaler = SCALERS[self.scaler]().fit(train.to_numpy())
+        if self.scaler == "minmax":
+            offset, factor = scaler.data_min_, scaler.data_range_
+        else:
+            offset, factor = getattr(scaler, "mean_", getattr(scaler, "center_", None)), scaler.scale_
+        factor = np.where(factor > 0, factor, 1.0)  # a constant column stays as it is, shifted
+        self.state = {
+            "targets": targets,
+            "covariates": covariates,
+            "freq": train.index.freqstr,
+            "offset": [float(x) for x in offset],
+            "factor": [float(x) for x in factor],
+            "season": self.season or seasonal_period(train.index.freqstr),
+            "train_targets": train[targets].to_numpy().tolist(),  # MASE's in-sample scale
+        }
+
+    def _scale(self, values):
+        return (values - np.asarray(self.state["offset"])) / np.asarray(self.state["factor"])
+
+    def _unscale_targets(self, values):
+        """Target values `(..., targets)` or `(..., targets, quantiles)` back to raw scale."""
+        n = len(self.state["targets"])
+        offset, factor = np.asarray(self.state["offset"][:n]), np.asarray(self.state["factor"][:n])
+        if values.ndim and self.quantiles is not None and values.shape[-1] == len(self.quantiles):
+            return values * factor[:, None] + offset[:, None]
+        return values * factor + offset
+
+    def make_dataset(self, data, training=False):
+        """Windows `(lookback, features)` -> `(horizon, targets)`, scaled, from a prepared series."""
+        scaled = self._scale(data.to_numpy()).astype("float32")
+        n_targets = len(self.state["targets"])
+        windows = keras.utils.timeseries_dataset_from_array(
+            scaled,
+            None,
+            sequence_length=self.lookback + self.horizon,
+            batch_size=self.batch_size,
+            shuffle=training,
+            seed=self.seed,
+        )
+        return windows.map(lambda w: (w[:, : self.lookback], w[:, self.lookback :, :n_targets])).prefetch(
+            tf.data.AUTOTUNE
+        )
+
+    def preprocessing_state(self):
+        return self.state
+
+    def restore_preprocessing(self, state):
+        self.state = state
+
+    # Model -------------------------------------------------------------------------------
+
+    def _new_cell(self):
+        if isinstance(self.cell, str):
+            return get_cell(self.cell, self.units, seed=self.seed)
+        return type(self.cell).from_config(self.cell.get_config())
+
+    def build_model(self):
+        keras.utils.set_random_seed(self.seed)
+        n_features = len(self.state["targets"]) + len(self.state["covariates"])
+        n_targets = len(self.state["targets"])
+        n_quantiles = len(self.quantiles) if self.quantiles else 1
+        inputs = keras.Input((self.lookback, n_features), name="history")
+        h = inputs
+        for _ in range(self.layers - 1):
+            h = Recurrent(self._new_cell(), return_sequences=True)(h)
+        if self.strategy == "direct":
+            h = Recurrent(self._new_cell())(h)
+            h = keras.layers.Dropout(self.dropout)(h)
+            outputs = keras.layers.Dense(self.horizon * n_targets * n_quantiles, name="head")(h)
+        else:
+            outputs = FeedBack(self._new_cell(), self.horizon, h.shape[-1], n_targets * n_quantiles)(h)
+        shape = (self.horizon, n_targets, n_quantiles) if self.quantiles else (self.horizon, n_targets)
+        outputs = keras.layers.Reshape(shape, name="forecast")(outputs)
+        model = keras.Model(inputs, outputs, name=f"forecast_{self.strategy}")
+        loss = pinball_loss(self.quantiles) if self.quantiles else "mse"
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0), loss=loss)
+        return model
+
+    # Task verbs --------------------------------------------------------------------------
+
+    def _forecast_windows(self, windows):
+        """Raw-scale forecasts for raw windows `(N, lookback, features)`."""
+        scaled = self._scale(windows).astype("float32")
+        return self._unscale_targets(self.model.predict(scaled, batch_size=256, verbose=0))
+
+    def _point(self, forecasts):
+        if self.quantiles is None:
+            return forecasts
+        return forecasts[..., len(self.quantiles) // 2]
+
+    def predict(self, history):
+        """Forecasts after the end of `history`: a DataFrame indexed by the next `horizon` timestamps.
+
+        Columns: one per target (the point forecast), plus `{target}_q{level}` per quantile.
+        """
+        self._check_fitted("predict")
+        series = self.check_data(history, argument="history")
+        forecasts = self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0]
+        index = pd.date_range(series.index[-1], periods=self.horizon + 1, freq=self.state["freq"])[1:]
+        frame = pd.DataFrame(self._point(forecasts), index=index, columns=self.state["targets"])
+        for k, level in enumerate(self.quantiles or []):
+            for t, target in enumerate(self.state["targets"]):
+                frame[f"{target}_q{level:g}"] = forecasts[:, t, k]
+        return frame
+
+    def evaluate(self, series):
+        """MAE, RMSE, MASE and sMAPE (and pinball, coverage) over every window of `series`."""
+        self._check_fitted("evaluate")
+        table = self.backtest(series, start=self.lookback, stride=1, baselines=False)
+        return table.drop(columns=["model", "fold", "origin"]).mean().to_dict()
+
+    def backtest(self, series, start=None, stride=None, refit=False, epochs=10, baselines=True):
+        """Rolling-origin evaluation: a row per fold and model, the baselines scored on the same folds.
+
+        Args:
+            series: a DataFrame of the same columns (prepared like the training data).
+            start: the first forecast origin, a position or a timestamp (default: 80% in).
+            stride: steps between origins (default `horizon`).
+            refit: retrain the pipeline (and the baselines) on everything before each origin.
+            epochs: training epochs for `refit`.
+            baselines: also score last value, seasonal naive and linear autoregression.
+
+        Returns:
+            A DataFrame with columns model, fold, origin, mae, rmse, mase, smape (and
+            pinball, coverage with quantiles).
+        """
+        series = self.check_data(series, argument="series")
+        n = len(series)
+        if start is None:
+            start = max(self.lookback, int(0.8 * n))
+        elif not isinstance(start, (int, np.integer)):
+            start = int(series.index.get_indexer([pd.Timestamp(start)], method="bfill")[0])
+        stride = self.horizon if stride is None else check_positive_int("stride", stride)
+        origins = list(range(start, n - self.horizon + 1, stride))
+        if start < self.lookback or not origins:
+            raise ValueError(
+                f"Argument `start`: the first origin needs {self.lookback} steps before it and "
+                f"{self.horizon} after; the series has {n} steps."
+            )
+        if refit or self.model is None:
+            self.fit(series.iloc[:start], epochs=epochs, verbose=0)
+        values = series.to_numpy()
+        n_targets = len(self.state["targets"])
+        m = self.state["season"]
+        insample = values[:start, :n_targets]
+        models = {"rnnkit": None}
+        if baselines:
+            models.update(
+                {
+                    "last value": LastValue(),
+                    "seasonal naive": SeasonalNaive(m),
+                    "linear autoregression": LinearAutoregression(self.lookback, self.horizon),
+                }
+            )
+            for model in list(models.values())[1:]:
+                model.fit(insample)
+        windows = np.stack([values[o - self.lookback : o] for o in origins])
+        rnn = self._forecast_windows(windows)
+        rows = []
+        for fold, origin in enumerate(origins):
+            truth = values[origin : origin + self.horizon, :n_targets]
+            for name, model in models.items():
+                if model is None:
+                    forecast, quantiles = self._point(rnn[fold]), rnn[fold] if self.quantiles else None
+                else:
+                    forecast, quantiles = model.forecast(values[:origin, :n_targets], self.horizon), None
+                row = {
+                    "model": name,
+                    "fold": fold,
+                    "origin": series.index[origin],
+                    "mae": forecast_metrics.mae(truth, forecast),
+                    "rmse": forecast_metrics.rmse(truth, forecast),
+                    "mase": forecast_metrics.mase(
+                        truth, forecast, insample[:, 0] if n_targets == 1 else insample, m
+                    ),
+                    "smape": forecast_metrics.smape(truth, forecast),
+                }
+                if self.quantiles:
+                    row["pinball"] = (
+                        np.nan
+                        if quantiles is None
+                        else forecast_metrics.pinball(truth, quantiles, self.quantiles)
+                    )
+                    row["coverage"] = (
+                        np.nan
+                        if quantiles is None
+                        else forecast_metrics.coverage(truth, quantiles[..., 0], quantiles[..., -1])
+                    )
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    # Export ------------------------------------------------------------------------------
+
+    def serving_function(self):
+        n_targets = len(self.state["targets"])
+        offset = tf.constant(self.state["offset"], tf.float32)
+        factor = tf.constant(self.state["factor"], tf.float32)
+        target_offset, target_factor = offset[:n_targets], factor[:n_targets]
+        if self.quantiles:
+            target_offset, target_factor = target_offset[:, None], target_factor[:, None]
+
+        def serve(history):
+            forecasts = (
+                self.model((history - offset) / factor, training=False) * target_factor + target_offset
+            )
+            result = {"forecast": forecasts[..., len(self.quantiles) // 2] if self.quantiles else forecasts}
+            if self.quantiles:
+                result["quantiles"] = forecasts
+            return result
+
+        n_features = n_targets + len(self.state["covariates"])
+        return serve, [tf.TensorSpec([None, self.lookback, n_features], tf.float32, name="history")], []

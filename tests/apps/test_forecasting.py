@@ -1,0 +1,132 @@
+"""`ForecastPipeline` end to end on a tiny hourly series (issue 5, in progress)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnnkit.apps.forecasting.pipeline import ForecastPipeline
+
+SMALL = {"lookback": 24, "horizon": 6, "units": 8, "batch_size": 32}
+
+
+def hourly(n=400, seed=0):
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {"y": 10 + 3 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.2, n), "x": np.cos(2 * np.pi * t / 24)},
+        index=pd.date_range("2024-01-01", periods=n, freq="h"),
+    )
+
+
+@pytest.mark.parametrize("strategy", ["direct", "autoregressive"])
+@pytest.mark.parametrize("quantiles", [None, [0.1, 0.5, 0.9]], ids=["point", "quantiles"])
+def test_fit_predict_backtest(strategy, quantiles):
+    series = hourly()
+    pipeline = ForecastPipeline(**SMALL, strategy=strategy, quantiles=quantiles)
+    history = pipeline.fit(series.iloc[:300], epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert pipeline.state["targets"] == ["y"] and pipeline.state["covariates"] == ["x"]
+    assert pipeline.state["season"] == 24
+
+    forecast = pipeline.predict(series.iloc[:300])
+    assert list(forecast.index) == list(series.index[300:306])
+    expected_columns = ["y"] + ([f"y_q{q:g}" for q in quantiles] if quantiles else [])
+    assert list(forecast.columns) == expected_columns
+    if quantiles:  # the point forecast is the middle quantile
+        np.testing.assert_allclose(forecast["y"], forecast["y_q0.5"])
+
+    table = pipeline.backtest(series, start=300)
+    assert set(table.model) == {"rnnkit", "last value", "seasonal naive", "linear autoregression"}
+    assert table.fold.nunique() == len(range(300, 400 - 6 + 1, 6))
+    assert table[["mae", "rmse", "mase", "smape"]].notna().all().all()
+
+
+def test_scaling_is_learned_from_training_data_only():
+    series = hourly()
+    pipeline = ForecastPipeline(**SMALL, scaler="standard")
+    pipeline.fit(series.iloc[:200], epochs=1, verbose=0)
+    np.testing.assert_allclose(pipeline.state["offset"], series.iloc[:200].mean().to_numpy())
+    minmax = ForecastPipeline(**SMALL, scaler="minmax")
+    minmax.fit(series.iloc[:200], epochs=1, verbose=0)
+    np.testing.assert_allclose(minmax.state["offset"], series.iloc[:200].min().to_numpy())
+
+
+RELOAD = """
+import json, sys
+sys.modules["rnnkit"] = None
+import numpy as np, tensorflow as tf
+reloaded = tf.saved_model.load(sys.argv[1])
+window = np.load(sys.argv[2])
+print(json.dumps({k: v.numpy().tolist() for k, v in reloaded.serve(tf.constant(window)).items()}))
+"""
+
+
+def test_export_takes_raw_history_and_returns_raw_forecasts(tmp_path):
+    series = hourly()
+    pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
+    pipeline.fit(series.iloc[:300], epochs=1, verbose=0)
+    path = pipeline.export(tmp_path / "saved_model")
+    np.save(tmp_path / "window.npy", series.iloc[276:300].to_numpy(dtype="float32")[None])
+    completed = subprocess.run(
+        [sys.executable, "-c", RELOAD, str(path), str(tmp_path / "window.npy")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    served = json.loads(completed.stdout.strip().splitlines()[-1])
+    expected = pipeline.predict(series.iloc[:300])
+    np.testing.assert_allclose(np.asarray(served["forecast"])[0, :, 0], expected["y"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(served["quantiles"])[0, :, 0, 2], expected["y_q0.9"], rtol=1e-4, atol=1e-4
+    )
+
+
+def test_save_load_round_trip(tmp_path):
+    series = hourly()
+    pipeline = ForecastPipeline(**SMALL, strategy="autoregressive")
+    pipeline.fit(series.iloc[:300], epochs=1, verbose=0)
+    restored = ForecastPipeline.load(pipeline.save(tmp_path / "pipeline"))
+    pd.testing.assert_frame_equal(restored.predict(series.iloc[:300]), pipeline.predict(series.iloc[:300]))
+
+
+@pytest.mark.parametrize(
+    "make, call, argument",
+    [
+        (lambda: hourly(20), lambda p, s: p.fit(s, epochs=1), "lookback \\+ horizon"),
+        (lambda: hourly().assign(y=np.nan), lambda p, s: p.fit(s, epochs=1), "missing values"),
+        (lambda: hourly().iloc[::-1], lambda p, s: p.fit(s, epochs=1), "not sorted"),
+        (lambda: hourly(), lambda p, s: p.predict(s), "fit"),
+    ],
+)
+def test_bad_series_fail_before_training(make, call, argument):
+    pipeline = ForecastPipeline(**SMALL)
+    with pytest.raises(ValueError, match=argument):
+        call(pipeline, make())
+    assert pipeline.model is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"horizon": 0}, "horizon"),
+        ({"lookback": -1}, "lookback"),
+        ({"strategy": "seq2seq"}, "strategy"),
+        ({"quantiles": [0.9, 0.1]}, "quantiles"),
+        ({"scaler": "log"}, "scaler"),
+        ({"cell": "tcn"}, "cell"),
+        ({"fill": "mean"}, "fill"),
+    ],
+)
+def test_bad_hyper_parameters(kwargs, argument):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        ForecastPipeline(**kwargs)
+
+
+def test_unknown_target_column():
+    with pytest.raises(ValueError, match="'pm25'"):
+        ForecastPipeline(**SMALL, target="pm25").fit(hourly(), epochs=1)
