@@ -2,6 +2,7 @@
 
     rnnkit demo                                  every pipeline, end to end, on embedded data
     rnnkit sentiment train|evaluate|predict|export [--data ...] [--out RUN] ...
+    rnnkit forecast train|backtest|predict|export [--data CSV --time-col ... --target ...] ...
 
 Bad input ends with exit code 2 and a one-line message.
 """
@@ -28,6 +29,12 @@ def _sentiment(args, verbose):
     return run(args, verbose)
 
 
+def _forecast(args, verbose):
+    from .forecasting.cli import run
+
+    return run(args, verbose)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent networks from the lectures, ready to train and ship."
@@ -49,6 +56,14 @@ def build_parser():
     sentiment = commands.add_parser("sentiment", help="tweet sentiment: train, evaluate, predict, export")
     add_arguments(sentiment)
     sentiment.set_defaults(run=_sentiment)
+
+    from .forecasting.cli import add_arguments as add_forecast_arguments
+
+    forecast = commands.add_parser(
+        "forecast", help="time-series forecasting: train, backtest, predict, export"
+    )
+    add_forecast_arguments(forecast)
+    forecast.set_defaults(run=_forecast)
     return parser
 
 

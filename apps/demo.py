@@ -4,7 +4,8 @@ Each part trains, evaluates, exports a SavedModel, reloads it with TensorFlow al
 predicts with it:
 
 1. the cells on the adding problem (below);
-2. tweet sentiment on the generated tweets (`rnnkit.apps.sentiment`).
+2. tweet sentiment on the generated tweets (`rnnkit.apps.sentiment`);
+3. forecasting of a generated hourly series (`rnnkit.apps.forecasting`).
 
 The adding problem (Hochreiter and Schmidhuber, 1997), the classic test of
 memory in recurrent networks: each step carries a random value and a marker; exactly two
@@ -22,9 +23,10 @@ import numpy as np
 
 from rnnkit.layers import Recurrent, get_cell
 
+from .base import Pipeline
 from .export import check_writable, export_saved_model
 
-__all__ = ["adding_problem", "run_adding_demo", "run_demo", "run_sentiment_demo"]
+__all__ = ["adding_problem", "run_adding_demo", "run_demo", "run_forecast_demo", "run_sentiment_demo"]
 
 BASELINE_MSE = 1.0 / 6.0  # variance of U(0,1) + U(0,1): the score of always predicting 1.0
 
@@ -183,12 +185,58 @@ def sentiment_report(result):
     return "\n".join(lines)
 
 
+def run_forecast_demo(out, cell="gru", epochs=10, overwrite=False, verbose=1, seed=0):
+    """The forecasting pipeline on the generated series: train, backtest, export, reload, predict."""
+    import tensorflow as tf
+
+    from .forecasting import ForecastPipeline, generate_series
+
+    out = Path(out)
+    ForecastPipeline.check_run_folder(out, overwrite)  # before training
+    series = generate_series(seed=seed)
+    split = int(0.8 * len(series))
+    pipeline = ForecastPipeline(cell=cell, lookback=48, horizon=12, quantiles=[0.1, 0.5, 0.9], seed=seed)
+    pipeline.fit(
+        series.iloc[:split], validation_data=(series.iloc[split - 48 :],), epochs=epochs, verbose=verbose
+    )
+    table = pipeline.backtest(series, start=split)
+    metrics = table.drop(columns=["fold", "origin"]).groupby("model").mean()
+    pipeline.save_run(out, metrics.to_dict(orient="index"), series, overwrite=overwrite)
+    reloaded = tf.saved_model.load(str(out / "saved_model"))
+    window = series.iloc[-48:].to_numpy(dtype="float32")[None]
+    served = reloaded.serve(tf.constant(window))["forecast"].numpy()[0, :, 0]
+    return {
+        "cell": cell,
+        "metrics": metrics,
+        "out": str(out),
+        "served": served,
+        "python": pipeline.predict(series)["load"].to_numpy(),
+    }
+
+
+def forecast_report(result):
+    means = result["metrics"][["mae", "mase", "coverage"]].sort_values("mase").round(3)
+    served, python = result["served"], result["python"]
+    return "\n".join(
+        [
+            f"forecasting, {result['cell']} cell, hourly load, 12 steps ahead, rolling-origin backtest:",
+            means.to_string(),
+            f"run folder: {result['out']}",
+            f"the reloaded SavedModel's next 3 hours: {np.round(served[:3], 2).tolist()} "
+            f"(in Python: {np.round(python[:3], 2).tolist()})",
+        ]
+    )
+
+
 def run_demo(out=None, cell="gru", epochs=None, overwrite=False, verbose=1):
     """Runs every demo into one folder and returns their report as text."""
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="rnnkit-demo-"))
+    check_writable(out / "adding" / "saved_model", overwrite, argument="out")  # all before any training
+    for part in ("sentiment", "forecast"):
+        Pipeline.check_run_folder(out / part, overwrite)
     epochs = {} if epochs is None else {"epochs": epochs}
-    adding = run_adding_demo(out / "adding", cell=cell, overwrite=overwrite, verbose=verbose, **epochs)
-    sentiment = run_sentiment_demo(
-        out / "sentiment", cell=cell, overwrite=overwrite, verbose=verbose, **epochs
-    )
-    return f"{report(adding)}\n\n{sentiment_report(sentiment)}"
+    parts = {"overwrite": overwrite, "verbose": verbose, "cell": cell, **epochs}
+    adding = run_adding_demo(out / "adding", **parts)
+    sentiment = run_sentiment_demo(out / "sentiment", **parts)
+    forecast = run_forecast_demo(out / "forecast", **parts)
+    return "\n\n".join([report(adding), sentiment_report(sentiment), forecast_report(forecast)])

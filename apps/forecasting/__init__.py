@@ -1,18 +1,20 @@
-"""Time-series forecasting: validated series, baselines and forecast metrics.
-
-The `ForecastPipeline` (issue 5) builds on these; they are usable on their own.
-"""
+"""Time-series forecasting: the pipeline, validated series, baselines and forecast metrics."""
 
 from . import metrics
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
+from .data import generate_series, read_series
+from .pipeline import ForecastPipeline
 from .series import FILL, prepare_series, seasonal_period
 
 __all__ = [
     "FILL",
+    "ForecastPipeline",
     "LastValue",
     "LinearAutoregression",
     "SeasonalNaive",
+    "generate_series",
     "metrics",
     "prepare_series",
+    "read_series",
     "seasonal_period",
 ]

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import ops
+from matplotlib.figure import Figure
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 from rnnkit.layers import CELLS, Recurrent, get_cell
@@ -22,15 +23,25 @@ STRATEGIES = ("direct", "autoregressive")
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-def pinball_loss(quantiles):
-    """The pinball (quantile) loss for outputs `(..., len(quantiles))` against targets `(...)`."""
-    q = ops.convert_to_tensor(quantiles, dtype="float32")
+class PinballLoss(keras.losses.Loss):
+    """The pinball (quantile) loss, averaged over `quantiles`.
 
-    def loss(y_true, y_pred):
-        error = ops.expand_dims(y_true, -1) - y_pred  # (B, H, T, Q)
-        return ops.mean(ops.maximum(q * error, (q - 1.0) * error))
+        L_q(y, y_hat) = max(q (y - y_hat), (q - 1) (y - y_hat))
 
-    return loss
+    Targets `(B, H, T)` against outputs `(B, H, T, len(quantiles))`.
+    """
+
+    def __init__(self, quantiles, name="pinball", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.quantiles = [float(q) for q in quantiles]
+
+    def call(self, y_true, y_pred):
+        q = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
+        error = ops.expand_dims(y_true, -1) - y_pred
+        return ops.mean(ops.maximum(q * error, (q - 1.0) * error), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": self.quantiles}
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -89,12 +100,37 @@ class FeedBack(keras.layers.Layer):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="rnnkit")
+class FromLastValue(keras.layers.Layer):
+    """Forecasts as changes from the last observed target values: `y_hat = y_T + delta`.
+
+    The network then learns what changes, not the level, so a forecast starts from where
+    the history ends and a trend beyond the training range does not leave the scaler's
+    range behind (the last-value baseline is the network's zero).
+    """
+
+    def __init__(self, targets, **kwargs):
+        super().__init__(**kwargs)
+        self.targets = int(targets)
+
+    def call(self, history, deltas):
+        last = history[:, -1, : self.targets]  # (B, targets)
+        last = ops.expand_dims(last, 1)  # (B, 1, targets), over the horizon
+        if len(deltas.shape) == 4:  # (B, H, targets, quantiles)
+            last = ops.expand_dims(last, -1)
+        return deltas + last
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets}
+
+
 class ForecastPipeline(Pipeline):
     """Multi-step forecasting of `target` columns from the last `lookback` steps.
 
     raw history `(lookback, features)` -> scaler (fitted on the training part) ->
     `Recurrent(cell)` -> a head for all `horizon` steps at once (`strategy="direct"`), or
-    one step fed back `horizon` times (`"autoregressive"`) -> inverse scaling.
+    one step fed back `horizon` times (`"autoregressive"`) -> added to the last observed
+    value (`FromLastValue`) -> inverse scaling.
 
     Args:
         target: the column (or list of columns) to forecast; default the first numeric column.
@@ -271,9 +307,10 @@ class ForecastPipeline(Pipeline):
         else:
             outputs = FeedBack(self._new_cell(), self.horizon, h.shape[-1], n_targets * n_quantiles)(h)
         shape = (self.horizon, n_targets, n_quantiles) if self.quantiles else (self.horizon, n_targets)
-        outputs = keras.layers.Reshape(shape, name="forecast")(outputs)
+        outputs = keras.layers.Reshape(shape, name="deltas")(outputs)
+        outputs = FromLastValue(n_targets, name="forecast")(inputs, outputs)
         model = keras.Model(inputs, outputs, name=f"forecast_{self.strategy}")
-        loss = pinball_loss(self.quantiles) if self.quantiles else "mse"
+        loss = PinballLoss(self.quantiles) if self.quantiles else "mse"
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0), loss=loss)
         return model
 
@@ -389,6 +426,50 @@ class ForecastPipeline(Pipeline):
                     )
                 rows.append(row)
         return pd.DataFrame(rows)
+
+    def plots(self, series, start=None):
+        """The last fold's forecast against the truth (with the interval), and errors by fold and step."""
+        series = self.check_data(series, argument="series")
+        table = self.backtest(series, start=start)
+        origin = series.index.get_loc(table.origin.iloc[-1])
+        history = series.iloc[:origin]
+        forecast = self.predict(history)
+        target = self.state["targets"][0]
+        figure = Figure(figsize=(8, 3.5))
+        ax = figure.subplots()
+        ax.plot(
+            history.index[-3 * self.horizon :], history[target].iloc[-3 * self.horizon :], label="history"
+        )
+        ax.plot(forecast.index, series[target].iloc[origin : origin + self.horizon], label="truth")
+        ax.plot(forecast.index, forecast[target], label="forecast")
+        if self.quantiles:
+            low, high = self.quantiles[0], self.quantiles[-1]
+            ax.fill_between(
+                forecast.index,
+                forecast[f"{target}_q{low:g}"],
+                forecast[f"{target}_q{high:g}"],
+                alpha=0.3,
+                label=f"{low:g}-{high:g} interval",
+            )
+        ax.set_title(f"{target}: forecast from {forecast.index[0]}")
+        ax.legend()
+        figure.autofmt_xdate()
+
+        errors = Figure(figsize=(9, 3.5))
+        by_fold, by_step = errors.subplots(1, 2)
+        for name, rows in table.groupby("model", sort=False):
+            by_fold.plot(rows.fold, rows.mae, marker=".", label=name)
+        by_fold.set(xlabel="fold", ylabel="MAE", title="error by backtest fold")
+        by_fold.legend()
+        n_targets = len(self.state["targets"])
+        values = series.to_numpy()
+        origins = [series.index.get_loc(o) for o in table.origin.unique()]
+        windows = np.stack([values[o - self.lookback : o] for o in origins])
+        truth = np.stack([values[o : o + self.horizon, :n_targets] for o in origins])
+        step_error = np.abs(self._point(self._forecast_windows(windows)) - truth).mean(axis=(0, 2))
+        by_step.bar(np.arange(1, self.horizon + 1), step_error)
+        by_step.set(xlabel="horizon step", ylabel="MAE", title="rnnkit error by horizon step")
+        return {"forecast": figure, "backtest_error": errors}
 
     # Export ------------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ def prepare_series(frame, columns, time_col=None, fill=None, argument="data"):
     Args:
         frame: a DataFrame with a `DatetimeIndex`, or with a time column `time_col`.
         columns: the numeric columns to keep, in order.
-        time_col: the name of the time column, if the index is not the time.
+        time_col: the name of the time column, if the index is not the time (a frame that
+            already has a DatetimeIndex and no such column is taken as it is).
         fill: `None` (reject gaps and NaN), `"interpolate"` (linear in time),
             `"ffill"` (carry the last value forward) or `"zero"`.
         argument: the argument name used in error messages.
@@ -106,7 +107,9 @@ def _infer_freq(index):
 
 
 def _with_time_index(frame, time_col, argument):
-    if time_col is not None:
+    if time_col is not None and not (
+        time_col not in frame.columns and isinstance(frame.index, pd.DatetimeIndex)
+    ):
         if time_col not in frame.columns:
             raise ValueError(
                 f"Argument `time_col`: no column {time_col!r}; the columns are {list(frame.columns)}."

@@ -86,9 +86,10 @@ def test_export_takes_raw_history_and_returns_raw_forecasts(tmp_path):
     )
 
 
-def test_save_load_round_trip(tmp_path):
+@pytest.mark.parametrize("quantiles", [None, [0.2, 0.5, 0.8]], ids=["point", "quantiles"])
+def test_save_load_round_trip(tmp_path, quantiles):
     series = hourly()
-    pipeline = ForecastPipeline(**SMALL, strategy="autoregressive")
+    pipeline = ForecastPipeline(**SMALL, strategy="autoregressive", quantiles=quantiles)
     pipeline.fit(series.iloc[:300], epochs=1, verbose=0)
     restored = ForecastPipeline.load(pipeline.save(tmp_path / "pipeline"))
     pd.testing.assert_frame_equal(restored.predict(series.iloc[:300]), pipeline.predict(series.iloc[:300]))
@@ -130,3 +131,49 @@ def test_bad_hyper_parameters(kwargs, argument):
 def test_unknown_target_column():
     with pytest.raises(ValueError, match="'pm25'"):
         ForecastPipeline(**SMALL, target="pm25").fit(hourly(), epochs=1)
+
+
+def test_default_series_is_seeded_and_regular():
+    from rnnkit.apps.forecasting import generate_series
+
+    a, b = generate_series(500, seed=1), generate_series(500, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.index.freqstr == "h" and not a.isna().any().any()
+    # what the seasons and the trend leave of the load follows the temperature three hours earlier
+    t = np.arange(500)
+    rest = a.load.to_numpy() - 8 * np.sin(2 * np.pi * t / 24) - 4 * np.sin(2 * np.pi * t / 168) - 0.004 * t
+    assert np.corrcoef(a.temperature.to_numpy()[:-3], rest[3:])[0, 1] > 0.5
+
+
+def test_refit_backtest_and_plots():
+    series = hourly()
+    pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
+    table = pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)  # fits itself
+    assert pipeline.model is not None and set(table.fold) == {0, 1, 2}
+    assert table.loc[table.model == "rnnkit", "coverage"].between(0, 1).all()
+    figures = pipeline.plots(series, start=340)
+    assert set(figures) == {"forecast", "backtest_error"}
+
+
+def test_forecast_cli_train_backtest_predict_export(tmp_path, capsys):
+    from rnnkit.apps.cli import main
+
+    csv = tmp_path / "series.csv"
+    hourly(300).rename_axis("time").reset_index().to_csv(csv, index=False)
+    out = tmp_path / "run"
+    common = ["--data", str(csv), "--time-col", "time", "--out", str(out)]
+    small = ["--lookback", "24", "--horizon", "6", "--units", "8", "--epochs", "1", "--quiet"]
+    assert (
+        main(["forecast", "train", *common, *small, "--target", "y", "--quantiles", "0.1", "0.5", "0.9"]) == 0
+    )
+    assert "linear autoregression" in capsys.readouterr().out
+    assert {"forecast.png", "backtest_error.png", "metrics.json", "saved_model"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert main(["forecast", "backtest", *common]) == 0
+    assert "rnnkit" in capsys.readouterr().out
+    assert main(["forecast", "predict", *common]) == 0
+    assert "y_q0.9" in capsys.readouterr().out
+    assert main(["forecast", "export", *common, "--overwrite"]) == 0
+    assert main(["forecast", "train", *common, *small, "--target", "nope", "--overwrite"]) == 2
+    assert "'nope'" in capsys.readouterr().err

@@ -63,7 +63,7 @@ def test_without_fill_the_first_bad_timestamp_is_named():
         (lambda: daily([1.0, 2.0]).reset_index(drop=True), {}, "DatetimeIndex"),
         (lambda: daily([1.0, 2.0]).assign(y=["a", "b"]), {}, "'y' is not numeric"),
         (lambda: daily([1.0, 2.0]), {"columns": ["z"]}, r"no column\(s\) \['z'\]"),
-        (lambda: daily([1.0, 2.0]), {"time_col": "when"}, "`time_col`"),
+        (lambda: daily([1.0, 2.0]).reset_index(drop=True), {"time_col": "when"}, "`time_col`"),
         (lambda: daily([1.0, 2.0]).iloc[:0], {}, "empty"),
         (lambda: [1, 2, 3], {}, "DataFrame"),
         (lambda: daily([1.0, 2.0]), {"fill": "mean"}, "`fill`"),
