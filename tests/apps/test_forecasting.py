@@ -177,3 +177,20 @@ def test_forecast_cli_train_backtest_predict_export(tmp_path, capsys):
     assert main(["forecast", "export", *common, "--overwrite"]) == 0
     assert main(["forecast", "train", *common, *small, "--target", "nope", "--overwrite"]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_several_targets_and_evaluate():
+    series = hourly()
+    pipeline = ForecastPipeline(**SMALL, target=["y", "x"], covariates=[], season=12)
+    pipeline.fit(series.iloc[:300], epochs=1, verbose=0)
+    assert pipeline.state["targets"] == ["y", "x"] and pipeline.state["season"] == 12
+    forecast = pipeline.predict(series.iloc[:300])
+    assert list(forecast.columns) == ["y", "x"] and forecast.shape == (6, 2)
+    scores = pipeline.evaluate(series.iloc[300:])
+    assert set(scores) == {"mae", "rmse", "mase", "smape"} and all(np.isfinite(list(scores.values())))
+
+
+def test_non_numeric_target_is_rejected():
+    frame = hourly().assign(label="a")
+    with pytest.raises(ValueError, match="'label' is not numeric"):
+        ForecastPipeline(**SMALL, target="label").fit(frame, epochs=1)
