@@ -375,29 +375,39 @@ class ForecastPipeline(Pipeline):
                 f"Argument `start`: the first origin needs {self.lookback} steps before it and "
                 f"{self.horizon} after; the series has {n} steps."
             )
-        if refit or self.model is None:
+        if self.model is None and not refit:
             self.fit(series.iloc[:start], epochs=epochs, verbose=0)
         values = series.to_numpy()
-        n_targets = len(self.state["targets"])
+        n_targets = len(self.state["targets"]) if self.state else len(self._columns(series)[0])
+        insample = values[:start, :n_targets]  # MASE's scale: the part before the first origin
+
+        def baselines_fitted_on(train):
+            if not baselines:
+                return {}
+            m = self.season or seasonal_period(series.index.freqstr)
+            models = {
+                "last value": LastValue(),
+                "seasonal naive": SeasonalNaive(m),
+                "linear autoregression": LinearAutoregression(self.lookback, self.horizon),
+            }
+            return {name: model.fit(train) for name, model in models.items()}
+
+        if refit:  # retrain everything on all that precedes each origin
+            rnn, fitted = [], []
+            for origin in origins:
+                self.fit(series.iloc[:origin], epochs=epochs, verbose=0)
+                rnn.append(self._forecast_windows(values[None, origin - self.lookback : origin])[0])
+                fitted.append(baselines_fitted_on(values[:origin, :n_targets]))
+            rnn = np.stack(rnn)
+        else:
+            windows = np.stack([values[o - self.lookback : o] for o in origins])
+            rnn = self._forecast_windows(windows)
+            fitted = [baselines_fitted_on(insample)] * len(origins)
         m = self.state["season"]
-        insample = values[:start, :n_targets]
-        models = {"rnnkit": None}
-        if baselines:
-            models.update(
-                {
-                    "last value": LastValue(),
-                    "seasonal naive": SeasonalNaive(m),
-                    "linear autoregression": LinearAutoregression(self.lookback, self.horizon),
-                }
-            )
-            for model in list(models.values())[1:]:
-                model.fit(insample)
-        windows = np.stack([values[o - self.lookback : o] for o in origins])
-        rnn = self._forecast_windows(windows)
         rows = []
         for fold, origin in enumerate(origins):
             truth = values[origin : origin + self.horizon, :n_targets]
-            for name, model in models.items():
+            for name, model in {"rnnkit": None, **fitted[fold]}.items():
                 if model is None:
                     forecast, quantiles = self._point(rnn[fold]), rnn[fold] if self.quantiles else None
                 else:

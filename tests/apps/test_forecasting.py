@@ -150,6 +150,8 @@ def test_refit_backtest_and_plots():
     pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
     table = pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)  # fits itself
     assert pipeline.model is not None and set(table.fold) == {0, 1, 2}
+    # refit: the last fit saw everything before the last origin (scaler fitted on it)
+    np.testing.assert_allclose(pipeline.state["offset"], series.iloc[:380].mean().to_numpy())
     assert table.loc[table.model == "rnnkit", "coverage"].between(0, 1).all()
     figures = pipeline.plots(series, start=340)
     assert set(figures) == {"forecast", "backtest_error"}
