@@ -24,6 +24,8 @@ import keras
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rnnkit.layers import get_cell
+
 from .export import check_writable, write_atomically
 
 __all__ = ["Pipeline"]
@@ -89,6 +91,12 @@ class Pipeline:
 
     def serving_function(self):
         raise NotImplementedError
+
+    def new_cell(self, **kwargs):
+        """A fresh cell for one recurrent layer: `get_cell(self.cell, self.units, ...)` or a copy."""
+        if isinstance(self.cell, str):
+            return get_cell(self.cell, self.units, seed=self.seed, **kwargs)
+        return type(self.cell).from_config(self.cell.get_config())
 
     def fit_options(self, train):
         """Extra keyword arguments of `model.fit` (e.g. `class_weight`)."""

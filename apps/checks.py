@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-__all__ = ["check_choice", "check_positive_int", "check_texts"]
+__all__ = ["check_cell", "check_choice", "check_positive_int", "check_texts"]
 
 
 def check_texts(texts, argument="texts"):
@@ -44,3 +44,14 @@ def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"Argument `{name}` must be one of {list(choices)}. Received: {name}={value!r}")
     return value
+
+
+def check_cell(cell, units):
+    """A cell name from `rnnkit.layers.CELLS` (any case) or a cell instance, as given."""
+    from rnnkit.layers import CELLS, get_cell
+
+    if isinstance(cell, str):
+        check_choice("cell", cell.lower(), sorted(CELLS))
+    else:
+        get_cell(cell, units)  # any object honouring the Keras cell contract, else ValueError
+    return cell

@@ -8,10 +8,10 @@ from keras import ops
 from matplotlib.figure import Figure
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-from rnnkit.layers import CELLS, Recurrent, get_cell
+from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
-from ..checks import check_choice, check_positive_int
+from ..checks import check_cell, check_choice, check_positive_int
 from . import metrics as forecast_metrics
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
@@ -173,17 +173,13 @@ class ForecastPipeline(Pipeline):
         seed=0,
     ):
         super().__init__()
-        if isinstance(cell, str):
-            check_choice("cell", cell.lower(), sorted(CELLS))
-        else:
-            get_cell(cell, units)
         self.target = target
         self.covariates = covariates
         self.lookback = check_positive_int("lookback", lookback)
         self.horizon = check_positive_int("horizon", horizon)
         self.time_col = time_col
         self.fill = check_choice("fill", fill, [None, *FILL])
-        self.cell = cell
+        self.cell = check_cell(cell, units)
         self.units = check_positive_int("units", units)
         self.layers = check_positive_int("layers", layers)
         self.strategy = check_choice("strategy", strategy, STRATEGIES)
@@ -286,11 +282,6 @@ class ForecastPipeline(Pipeline):
 
     # Model -------------------------------------------------------------------------------
 
-    def _new_cell(self):
-        if isinstance(self.cell, str):
-            return get_cell(self.cell, self.units, seed=self.seed)
-        return type(self.cell).from_config(self.cell.get_config())
-
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
         n_features = len(self.state["targets"]) + len(self.state["covariates"])
@@ -299,13 +290,13 @@ class ForecastPipeline(Pipeline):
         inputs = keras.Input((self.lookback, n_features), name="history")
         h = inputs
         for _ in range(self.layers - 1):
-            h = Recurrent(self._new_cell(), return_sequences=True)(h)
+            h = Recurrent(self.new_cell(), return_sequences=True)(h)
         if self.strategy == "direct":
-            h = Recurrent(self._new_cell())(h)
+            h = Recurrent(self.new_cell())(h)
             h = keras.layers.Dropout(self.dropout)(h)
             outputs = keras.layers.Dense(self.horizon * n_targets * n_quantiles, name="head")(h)
         else:
-            outputs = FeedBack(self._new_cell(), self.horizon, h.shape[-1], n_targets * n_quantiles)(h)
+            outputs = FeedBack(self.new_cell(), self.horizon, h.shape[-1], n_targets * n_quantiles)(h)
         shape = (self.horizon, n_targets, n_quantiles) if self.quantiles else (self.horizon, n_targets)
         outputs = keras.layers.Reshape(shape, name="deltas")(outputs)
         outputs = FromLastValue(n_targets, name="forecast")(inputs, outputs)

@@ -17,10 +17,10 @@ from sklearn.metrics import (
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_class_weight
 
-from rnnkit.layers import CELLS, Recurrent, get_cell
+from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
-from ..checks import check_choice, check_positive_int, check_texts
+from ..checks import check_cell, check_choice, check_positive_int, check_texts
 from ..text import PADDING, normalize_tweets, pad_or_truncate
 
 __all__ = ["SentimentPipeline"]
@@ -80,11 +80,7 @@ class SentimentPipeline(Pipeline):
         seed=0,
     ):
         super().__init__()
-        if isinstance(cell, str):
-            check_choice("cell", cell.lower(), sorted(CELLS))
-        else:
-            get_cell(cell, units)  # any object honouring the Keras cell contract
-        self.cell = cell
+        self.cell = check_cell(cell, units)
         self.units = check_positive_int("units", units)
         self.layers = check_positive_int("layers", layers)
         self.bidirectional = bool(bidirectional)
@@ -190,18 +186,13 @@ class SentimentPipeline(Pipeline):
 
     # Model -------------------------------------------------------------------------------
 
-    def _new_cell(self):
-        if isinstance(self.cell, str):
-            return get_cell(self.cell, self.units, dropout=self.dropout, seed=self.seed)
-        return type(self.cell).from_config(self.cell.get_config())
-
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
         ids = keras.Input((self.max_len,), dtype="int64", name="token_ids")
         h = keras.layers.Embedding(self.vectorizer.vocabulary_size(), self.embedding_dim, mask_zero=True)(ids)
         h = keras.layers.SpatialDropout1D(self.dropout)(h)  # drops whole word-vector channels
         for i in range(self.layers):
-            recurrent = Recurrent(self._new_cell(), return_sequences=i < self.layers - 1)
+            recurrent = Recurrent(self.new_cell(dropout=self.dropout), return_sequences=i < self.layers - 1)
             h = keras.layers.Bidirectional(recurrent)(h) if self.bidirectional else recurrent(h)
         h = keras.layers.Dropout(self.dropout)(h)
         probabilities = keras.layers.Dense(len(self.labels), activation="softmax", name="sentiment")(h)
