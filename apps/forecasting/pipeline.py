@@ -196,7 +196,7 @@ class ForecastPipeline(Pipeline):
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.learning_rate = float(learning_rate)
         self.seed = seed
-        self.state = None  # learned: columns, frequency, scaling, training targets for MASE
+        self.state = None  # learned: columns, frequency, scaling, seasonal period
 
     # Data --------------------------------------------------------------------------------
 
@@ -244,18 +244,17 @@ class ForecastPipeline(Pipeline):
             "offset": [float(x) for x in offset],
             "factor": [float(x) for x in factor],
             "season": self.season or seasonal_period(train.index.freqstr),
-            "train_targets": train[targets].to_numpy().tolist(),  # MASE's in-sample scale
         }
 
     def _scale(self, values):
         return (values - np.asarray(self.state["offset"])) / np.asarray(self.state["factor"])
 
     def _unscale_targets(self, values):
-        """Target values `(..., targets)` or `(..., targets, quantiles)` back to raw scale."""
+        """Model outputs `(..., targets)`, or `(..., targets, quantiles)` with quantiles, in raw scale."""
         n = len(self.state["targets"])
         offset, factor = np.asarray(self.state["offset"][:n]), np.asarray(self.state["factor"][:n])
-        if values.ndim and self.quantiles is not None and values.shape[-1] == len(self.quantiles):
-            return values * factor[:, None] + offset[:, None]
+        if self.quantiles:
+            offset, factor = offset[:, None], factor[:, None]
         return values * factor + offset
 
     def make_dataset(self, data, training=False):

@@ -90,10 +90,9 @@ def run(args, verbose):
         return _summary(metrics, out)
     pipeline = SentimentPipeline.load(out / "pipeline")
     if args.verb == "evaluate":
-        _, validation, test = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)
-        scored = test if test is not None else validation
-        if scored is None:  # a single file or split: all of it
-            scored = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)[0]
+        splits = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)
+        # test, else val, else the whole file or split
+        scored = next(split for split in reversed(splits) if split is not None)
         return _summary(pipeline.evaluate(scored.text, scored.label), out)
     if args.verb == "predict":
         texts = args.text or (
