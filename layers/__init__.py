@@ -5,7 +5,8 @@ Every cell splits a step at the kernel/recurrent seam (`RecurrentCell`), works i
 one matrix product before the time loop.
 """
 
-from . import initializers
+from . import decoding, initializers
+from .attention import AttentionCell
 from .echo_state_cell import EchoStateCell
 from .gru_cell import GRUCell
 from .initializers import ScaledIdentity, SpectralRadius
@@ -17,6 +18,7 @@ from .registry import CELLS, get_cell
 from .simple_rnn_cell import SimpleRNNCell
 
 __all__ = [
+    "AttentionCell",
     "CELLS",
     "EchoStateCell",
     "GRUCell",
@@ -27,6 +29,7 @@ __all__ = [
     "ScaledIdentity",
     "SimpleRNNCell",
     "SpectralRadius",
+    "decoding",
     "get_cell",
     "initializers",
 ]
