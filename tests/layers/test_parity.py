@@ -73,10 +73,20 @@ def _outputs_and_gradients(layer, x, mask):
     return outputs, gradients
 
 
+MAIN_PAIRS = ("rnn", "lstm", "gru")
+
+
+def _grid():
+    """Every pair x option; the variants beyond `sequences` run with `-m slow` (CI time)."""
+    for pair in PAIRS:
+        for option in OPTIONS:
+            slow = pair not in MAIN_PAIRS and option != "sequences"
+            yield pytest.param(pair, option, id=f"{pair}-{option}", marks=[pytest.mark.slow] if slow else [])
+
+
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
-@pytest.mark.parametrize("option", OPTIONS)
 @pytest.mark.parametrize("wrapper", WRAPPERS)
-@pytest.mark.parametrize("pair", PAIRS)
+@pytest.mark.parametrize(("pair", "option"), list(_grid()))
 def test_parity_with_keras_cell(pair, wrapper, option, masked):
     ours_class, keras_class, kwargs = PAIRS[pair]
     x, mask = _data(masked)
