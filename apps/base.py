@@ -9,7 +9,8 @@ A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipeline
 - `build_model()`: a compiled `keras.Model`;
 - `make_dataset(data, training)`: a `tf.data.Dataset` of model-ready batches;
 - `preprocessing_state()` / `restore_preprocessing(state)`: that state as JSON;
-- `serving_function()`: `(fn, input_signature, tracked)` for the export, raw in, raw out;
+- `serving_function()`: `(fn, input_signature, tracked)` for the export, raw in, raw out
+  (and `extra_endpoints()` for further named endpoints);
 - `evaluate(...)` and its task verbs (`predict`, ...), and optionally `plots(...)`.
 """
 
@@ -18,6 +19,7 @@ import importlib
 import inspect
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import keras
@@ -92,6 +94,10 @@ class Pipeline:
     def serving_function(self):
         raise NotImplementedError
 
+    def extra_endpoints(self):
+        """`{name: (fn, input_signature)}`: endpoints the export has besides `serve`."""
+        return {}
+
     def new_cell(self, **kwargs):
         """A fresh cell for one recurrent layer: `get_cell(self.cell, self.units, ...)` or a copy."""
         if isinstance(self.cell, str):
@@ -137,15 +143,19 @@ class Pipeline:
         scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
         with scope:
             self.model = self.build_model()
-        self.history = self.model.fit(
-            self.make_dataset(train, training=True),
-            validation_data=None if validation is None else self.make_dataset(validation),
-            epochs=epochs,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # make_dataset shuffles the training data itself
-            **self.fit_options(train),
-        )
+        with warnings.catch_warnings():
+            # A dataset of unknown length (e.g. bucketed by sequence length) ends each epoch by
+            # running out of data; that is its normal end, not the problem Keras warns about.
+            warnings.filterwarnings("ignore", "Your input ran out of data")
+            self.history = self.model.fit(
+                self.make_dataset(train, training=True),
+                validation_data=None if validation is None else self.make_dataset(validation),
+                epochs=epochs,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,  # make_dataset shuffles the training data itself
+                **self.fit_options(train),
+            )
         return self.history
 
     def _check_fitted(self, verb):
@@ -202,6 +212,8 @@ class Pipeline:
             for resource in [self.model, *tracked]:
                 archive.track(resource)
             archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
+            for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
+                archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
             archive.write_out(str(folder), verbose=False)
 
         return write_atomically(path, write, overwrite)

@@ -3,6 +3,7 @@
     rnnkit demo                                  every pipeline, end to end, on embedded data
     rnnkit sentiment train|evaluate|predict|export [--data ...] [--out RUN] ...
     rnnkit forecast train|backtest|predict|export [--data CSV --time-col ... --target ...] ...
+    rnnkit translate train|evaluate|translate|export [--data TSV|DIR --languages en,de] ...
 
 Bad input ends with exit code 2 and a one-line message.
 """
@@ -31,6 +32,12 @@ def _sentiment(args, verbose):
 
 def _forecast(args, verbose):
     from .forecasting.cli import run
+
+    return run(args, verbose)
+
+
+def _translate(args, verbose):
+    from .translation.cli import run
 
     return run(args, verbose)
 
@@ -64,6 +71,14 @@ def build_parser():
     )
     add_forecast_arguments(forecast)
     forecast.set_defaults(run=_forecast)
+
+    from .translation.cli import add_arguments as add_translate_arguments
+
+    translate = commands.add_parser(
+        "translate", help="encoder-decoder translation: train, evaluate, translate, export"
+    )
+    add_translate_arguments(translate)
+    translate.set_defaults(run=_translate)
     return parser
 
 

@@ -55,7 +55,7 @@ class AttentionCell(keras.layers.Layer, DropoutRNNCell):
     >>> decoder(np.ones((2, 3, 4), "float32"), initial_state=state).shape
     TensorShape([2, 3, 14])
     >>> output, state, weights = cell.step(np.ones((2, 4), "float32"), state)
-    >>> np.round(weights[0].numpy(), 3).tolist()  # nothing on the padded positions
+    >>> [round(float(w), 3) for w in weights[0]]  # nothing on the padded positions
     [0.333, 0.333, 0.333, 0.0, 0.0]
     """
 

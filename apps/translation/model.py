@@ -1,0 +1,150 @@
+"""`Seq2Seq`: the encoder-decoder network behind `TranslationPipeline`."""
+
+import keras
+from keras import ops
+
+from rnnkit.layers import Recurrent
+from rnnkit.layers.attention import AttentionCell
+
+__all__ = ["Seq2Seq"]
+
+
+def _copy(cell):
+    return type(cell).from_config(cell.get_config())
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class Seq2Seq(keras.Model):
+    """Encoder-decoder with optional attention (Sutskever et al. 2014; Bahdanau et al. 2015).
+
+        encoder:  source ids -> Embedding -> Dropout -> [Bidirectional] Recurrent(cell) x layers
+                  memory m_1..m_S (the last layer's outputs) and its final states
+        bridge:   s_0 = tanh(W_b [final forward state ; final backward state] + b_b), per state
+        decoder:  y_t = Recurrent(AttentionCell(cell) | cell)(Embedding(y_{t-1}), initial s_0)
+        output:   logits_t = Dropout(y_t) W_o + b_o
+
+    `call((source, target_in))` is teacher forcing: the decoder reads the reference shifted
+    by one (`[start] w_1 .. w_n`) and is trained to emit `w_1 .. w_n [end]`. `encode` and
+    `decode_step` split the same weights into the two halves a decoding loop needs.
+
+    Args:
+        source_vocab_size, target_vocab_size: vocabulary sizes, padding (id 0) included.
+        cell: the template cell; every recurrent layer gets a copy of it.
+        units: the decoder's state size; each encoder direction has `units` too.
+        embedding_dim: width of the word vectors.
+        layers: stacked encoder layers.
+        bidirectional: read the source both ways.
+        attention: None, `"additive"` or `"dot"`.
+        dropout: dropout of the embeddings and before the output layer.
+    """
+
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        cell,
+        units,
+        embedding_dim,
+        layers=1,
+        bidirectional=True,
+        attention="additive",
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(cell, dict):
+            cell = keras.layers.deserialize(cell)
+        self.config = {
+            "source_vocab_size": source_vocab_size,
+            "target_vocab_size": target_vocab_size,
+            "units": units,
+            "embedding_dim": embedding_dim,
+            "layers": layers,
+            "bidirectional": bidirectional,
+            "attention": attention,
+            "dropout": dropout,
+        }
+        self.template = cell
+        self.source_embedding = keras.layers.Embedding(
+            source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
+        )
+        self.target_embedding = keras.layers.Embedding(
+            target_vocab_size, embedding_dim, name="target_embedding"
+        )
+        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.encoder = []
+        for i in range(layers):
+            recurrent = Recurrent(_copy(cell), return_sequences=True, return_state=True, name=f"encoder_{i}")
+            self.encoder.append(
+                keras.layers.Bidirectional(recurrent, name=f"bidirectional_encoder_{i}")
+                if bidirectional
+                else recurrent
+            )
+        state_size = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+        self.bridges = [
+            keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}") for i in range(len(state_size))
+        ]
+        memory_dim = units * (2 if bidirectional else 1)
+        decoder_cell = _copy(cell)
+        if attention is not None:
+            decoder_cell = AttentionCell(decoder_cell, memory_dim=memory_dim, score=attention)
+        self.decoder_cell = decoder_cell
+        self.decoder = Recurrent(decoder_cell, return_sequences=True, name="decoder")
+        self.output_dropout = keras.layers.Dropout(dropout)
+        self.logits = keras.layers.Dense(target_vocab_size, name="logits")
+
+    # The two halves ------------------------------------------------------------------------
+
+    def encode(self, source, training=False):
+        """`(memory, memory_mask, decoder_states)` for source ids `(batch, S)`."""
+        mask = ops.not_equal(source, 0)
+        h = self.embedding_dropout(self.source_embedding(source), training=training)
+        for layer in self.encoder:
+            h, *states = layer(h, mask=mask, training=training)
+        if self.config["bidirectional"]:
+            half = len(states) // 2  # [forward states..., backward states...]
+            states = [
+                ops.concatenate([f, b], axis=-1) for f, b in zip(states[:half], states[half:], strict=True)
+            ]
+        states = [bridge(state) for bridge, state in zip(self.bridges, states, strict=True)]
+        return h, mask, states
+
+    def initial_decoder_state(self, memory, memory_mask, states):
+        if self.config["attention"] is None:
+            return states
+        return self.decoder_cell.initial_state(memory, memory_mask, states)
+
+    def decode_step(self, tokens, states):
+        """One decoder step at inference: `(logits (batch, V), states, attention weights or None)`."""
+        x = self.target_embedding(tokens)
+        if self.config["attention"] is None:
+            output, states = self.decoder_cell(x, states)
+            weights = None
+        else:
+            output, states, weights = self.decoder_cell.step(x, states)
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        return self.logits(output), states, weights
+
+    # Teacher forcing -----------------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        source, target_in = inputs
+        memory, memory_mask, states = self.encode(source, training=training)
+        x = self.embedding_dropout(self.target_embedding(target_in), training=training)
+        y = self.decoder(
+            x,
+            initial_state=self.initial_decoder_state(memory, memory_mask, states),
+            mask=ops.not_equal(target_in, 0),
+            training=training,
+        )
+        return self.logits(self.output_dropout(y, training=training))
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.built = True  # before the call below, which would otherwise build again
+        source = ops.ones((1, 2), dtype="int32")
+        self((source, source))  # creates every weight once, with real shapes
+
+    def get_config(self):
+        return {**super().get_config(), **self.config, "cell": keras.layers.serialize(self.template)}

@@ -1,0 +1,469 @@
+"""`TranslationPipeline`: a sentence in one language, its translation out (encoder-decoder)."""
+
+import warnings
+
+import keras
+import numpy as np
+import sacrebleu
+import tensorflow as tf
+from matplotlib.figure import Figure
+
+from rnnkit.layers import decoding
+from rnnkit.layers.attention import SCORES
+
+from ..base import Pipeline
+from ..checks import check_cell, check_choice, check_positive_int, check_texts
+from .model import Seq2Seq
+
+__all__ = ["METHODS", "START", "END", "TranslationPipeline", "detokenize", "split_punctuation"]
+
+START, END = "[start]", "[end]"
+METHODS = ("greedy", "beam")
+_PUNCTUATION = r"""([.,!?;:"()\[\]])"""
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+def split_punctuation(texts):
+    """Whitespace-tokenisable sentences, case kept: `(batch,)` strings in and out.
+
+    Punctuation becomes its own token and square brackets are dropped (they would
+    collide with `[start]`/`[end]`/`[UNK]`).
+
+    Example:
+
+    >>> split_punctuation(tf.constant(['A dog, "Rex", runs [fast].']))[0].numpy().decode()
+    'A dog , " Rex " , runs fast .'
+    """
+    texts = tf.strings.regex_replace(texts, r"[\[\]]", " ")
+    texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+    texts = tf.strings.regex_replace(texts, r"\s+", " ")
+    return tf.strings.strip(texts)
+
+
+def detokenize(texts):
+    """Space-joined tokens back to text: no space before `. , ! ? ; : )` or after `(`.
+
+    Example:
+
+    >>> detokenize(tf.constant(["a dog ( Rex ) runs ."]))[0].numpy().decode()
+    'a dog (Rex) runs.'
+    """
+    texts = tf.strings.regex_replace(texts, r" ([.,!?;:)])", r"\1")
+    return tf.strings.regex_replace(texts, r"\( ", "(")
+
+
+class TranslationPipeline(Pipeline):
+    """Sequence-to-sequence translation with attention inside the decoder's step.
+
+    raw sentences -> `split_punctuation` -> `TextVectorization` (source; target with
+    `[start]`/`[end]`) -> `Seq2Seq`: embedding -> (bidirectional, stacked) rnnkit encoder
+    -> decoder `Recurrent(AttentionCell(cell))` trained by teacher forcing with a masked
+    cross-entropy -> greedy or beam-search decoding (`rnnkit.layers.decoding`) -> text.
+
+    Args:
+        cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied for
+            every layer). Default `"gru"`.
+        units: state size of the decoder and of each encoder direction (default 256).
+        embedding_dim: width of source and target word vectors (default 128).
+        layers: stacked encoder layers (default 1).
+        bidirectional: read the source both ways (default True).
+        attention: `"additive"` (Bahdanau), `"dot"` (Luong) or None (the final encoder
+            state alone; default "additive").
+        dropout: dropout of embeddings and before the output layer (default 0.2).
+        source_vocab_size, target_vocab_size: most frequent tokens kept, padding and
+            unknown-word tokens included (default 10000 each).
+        max_source_len, max_target_len: tokens kept per sentence; longer sentences are
+            truncated, with a warning (default 50 each). Translations stop after
+            `max_target_len` tokens.
+        lowercase: lower-case both sides before vectorising (default False: BLEU is cased).
+        batch_size: training batch size (default 64).
+        learning_rate: Adam's learning rate (default 2e-3).
+        beam_width: beams of `translate(method="beam")` and of the exported beam endpoint
+            (default 5).
+        length_penalty: GNMT's alpha in `((5 + n) / 6) ** alpha` (default 0.6).
+        seed: seed of weights, dropout and shuffling (default 0).
+
+    Example:
+
+    >>> pipeline = TranslationPipeline(units=8, embedding_dim=8)
+    >>> _ = pipeline.fit(["a dog runs ."], ["un perro corre ."], epochs=1, verbose=0)
+    >>> len(pipeline.translate(["a dog"], method="beam"))
+    1
+    """
+
+    def __init__(
+        self,
+        *,
+        cell="gru",
+        units=256,
+        embedding_dim=128,
+        layers=1,
+        bidirectional=True,
+        attention="additive",
+        dropout=0.2,
+        source_vocab_size=10000,
+        target_vocab_size=10000,
+        max_source_len=50,
+        max_target_len=50,
+        lowercase=False,
+        batch_size=64,
+        learning_rate=2e-3,
+        beam_width=5,
+        length_penalty=0.6,
+        seed=0,
+    ):
+        super().__init__()
+        self.cell = check_cell(cell, units)
+        self.units = check_positive_int("units", units)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.layers = check_positive_int("layers", layers)
+        self.bidirectional = bool(bidirectional)
+        self.attention = check_choice("attention", attention, [*SCORES, None])
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={dropout!r}")
+        self.dropout = float(dropout)
+        self.source_vocab_size = check_positive_int("source_vocab_size", source_vocab_size)
+        self.target_vocab_size = check_positive_int("target_vocab_size", target_vocab_size)
+        self.max_source_len = check_positive_int("max_source_len", max_source_len)
+        self.max_target_len = check_positive_int("max_target_len", max_target_len)
+        self.lowercase = bool(lowercase)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.learning_rate = float(learning_rate)
+        self.beam_width = check_positive_int("beam_width", beam_width)
+        if (
+            isinstance(length_penalty, bool)
+            or not isinstance(length_penalty, (int, float))
+            or length_penalty < 0
+        ):
+            raise ValueError(
+                f"Argument `length_penalty` must be a float >= 0. Received: length_penalty={length_penalty!r}"
+            )
+        self.length_penalty = float(length_penalty)
+        self.seed = seed
+        self.source_vectorizer = None
+        self.target_vectorizer = None
+        self.target_words = None  # the target vocabulary by id
+        self._translators = {}
+
+    # Preprocessing -------------------------------------------------------------------------
+
+    def check_data(self, sources, targets=None, argument="data"):
+        sources = check_texts(sources, argument="sources" if argument == "data" else argument)
+        if targets is None:
+            return sources, None
+        targets = check_texts(targets, argument="targets" if argument == "data" else argument)
+        if len(targets) != len(sources):
+            raise ValueError(
+                f"Arguments `sources` and `targets` must have the same length: "
+                f"{len(sources)} sources, {len(targets)} targets."
+            )
+        return sources, targets
+
+    def _standardize(self, texts):
+        texts = tf.strings.lower(texts, encoding="utf-8") if self.lowercase else texts
+        return split_punctuation(texts)
+
+    def learn_preprocessing(self, train):
+        sources, targets = train
+        if targets is None:
+            raise ValueError("Argument `targets` is required to fit.")
+        self._set_vocabularies(
+            self._adapt(sources, max(self.source_vocab_size - 2, 1)),  # padding and [UNK] count too
+            [START, END, *self._adapt(targets, max(self.target_vocab_size - 4, 1))],
+        )
+        self._warn_truncated(sources, targets)
+
+    def _adapt(self, texts, max_words):
+        """The `max_words` most frequent tokens of `texts` (padding and `[UNK]` not counted)."""
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=max_words + 2, standardize=None, split="whitespace"
+        )
+        vectorizer.adapt(self._standardize(tf.constant(texts)), batch_size=1024)
+        return vectorizer.get_vocabulary(include_special_tokens=False)
+
+    def _set_vocabularies(self, source_words, target_words):
+        def vectorizer(words, name):
+            layer = keras.layers.TextVectorization(
+                standardize=None, split="whitespace", ragged=True, vocabulary=words, name=name
+            )
+            layer.build((None,))  # adapt() builds it; a set vocabulary does not
+            return layer
+
+        self.source_vectorizer = vectorizer(source_words, "source_vectorizer")
+        self.target_vectorizer = vectorizer(target_words, "target_vectorizer")
+        self.target_words = self.target_vectorizer.get_vocabulary()  # by id, for graph code
+        self._translators = {}
+
+    def preprocessing_state(self):
+        return {
+            "source_vocabulary": self.source_vectorizer.get_vocabulary(include_special_tokens=False),
+            "target_vocabulary": self.target_vectorizer.get_vocabulary(include_special_tokens=False),
+        }
+
+    def restore_preprocessing(self, state):
+        self._set_vocabularies(state["source_vocabulary"], state["target_vocabulary"])
+
+    # The target vocabulary is ["", "[UNK]", "[start]", "[end]", words...].
+    start_id, end_id = 2, 3
+
+    def source_ids(self, texts):
+        """Raw sentences `(batch,)` to ragged source ids, at most `max_source_len` each (graph code)."""
+        return tf.cast(self.source_vectorizer(self._standardize(texts))[:, : self.max_source_len], tf.int32)
+
+    def encode_source(self, texts):
+        """Raw sentences `(batch,)` to padded source ids `(batch, S)`, as graph code."""
+        return self.source_ids(texts).to_tensor()
+
+    def target_ids(self, texts):
+        """Raw sentences to ragged `(target_in, target_out)`: `[start] w_1..w_n`, `w_1..w_n [end]`."""
+        ids = tf.cast(
+            self.target_vectorizer(self._standardize(texts))[:, : self.max_target_len - 1], tf.int32
+        )
+        rows = ids.nrows()
+        target_in = tf.concat([tf.fill([rows, 1], self.start_id), ids], axis=1)
+        target_out = tf.concat([ids, tf.fill([rows, 1], self.end_id)], axis=1)
+        return target_in, target_out
+
+    def _warn_truncated(self, sources, targets=None):
+        too_long = _count_longer(
+            self.source_vectorizer(self._standardize(tf.constant(sources))), self.max_source_len
+        )
+        if targets is not None:
+            target_ids = self.target_vectorizer(self._standardize(tf.constant(targets)))
+            too_long_targets = _count_longer(target_ids, self.max_target_len - 1)
+        else:
+            too_long_targets = 0
+        for count, side, limit in (
+            (too_long, "source", "max_source_len"),
+            (too_long_targets, "target", "max_target_len"),
+        ):
+            if count:
+                warnings.warn(
+                    f"{count} {side} sentence(s) are longer than `{limit}`={getattr(self, limit)} tokens "
+                    "and were truncated.",
+                    stacklevel=3,
+                )
+
+    def make_dataset(self, data, training=False):
+        """Batches of `((source ids, target_in), target_out, weights)` (weights: 0 on padding).
+
+        Training batches are shuffled, then grouped by target length
+        (`tf.data.Dataset.bucket_by_sequence_length`), so that a batch pads little.
+        """
+        sources, targets = data if isinstance(data, tuple) else (check_texts(data), None)
+        if targets is None:
+            dataset = tf.data.Dataset.from_tensor_slices(sources).batch(self.batch_size)
+            return dataset.map(self.encode_source).prefetch(tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
+        if training:
+            dataset = dataset.shuffle(len(sources), seed=self.seed, reshuffle_each_iteration=True)
+
+        def ids(source, target):
+            return (self.source_ids(source), *self.target_ids(target))
+
+        def model_ready(source, target_in, target_out):
+            weights = tf.cast(tf.not_equal(target_out, 0), tf.float32)
+            return (source, target_in), target_out, weights
+
+        if training:
+            boundaries = [b for b in (8, 10, 12, 14, 16, 20, 25, 30, 40) if b < self.max_target_len]
+
+            def padded(source, target):  # ragged rows cannot be unbatched into padded_batch
+                rows = ids(source, target)
+                return (*(r.to_tensor() for r in rows), *(r.row_lengths() for r in rows))
+
+            def unpadded(source, target_in, target_out, n_source, n_in, n_out):
+                return source[:n_source], target_in[:n_in], target_out[:n_out]
+
+            dataset = dataset.batch(1024).map(padded).unbatch().map(unpadded)
+            dataset = dataset.bucket_by_sequence_length(
+                lambda source, target_in, target_out: tf.shape(target_in)[0],
+                bucket_boundaries=boundaries,
+                bucket_batch_sizes=[self.batch_size] * (len(boundaries) + 1),
+            )
+        else:
+            dense = lambda *ragged: tuple(r.to_tensor() for r in ragged)  # noqa: E731
+            dataset = dataset.batch(self.batch_size).map(lambda s, t: dense(*ids(s, t)))
+        return dataset.map(model_ready).prefetch(tf.data.AUTOTUNE)
+
+    # Model ---------------------------------------------------------------------------------
+
+    def build_model(self):
+        keras.utils.set_random_seed(self.seed)
+        model = Seq2Seq(
+            source_vocab_size=self.source_vectorizer.vocabulary_size(),
+            target_vocab_size=self.target_vectorizer.vocabulary_size(),
+            cell=self.new_cell(),
+            units=self.units,
+            embedding_dim=self.embedding_dim,
+            layers=self.layers,
+            bidirectional=self.bidirectional,
+            attention=self.attention,
+            dropout=self.dropout,
+            name="seq2seq",
+        )
+        model.build()
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+        )
+        self._translators = {}
+        return model
+
+    # Decoding ------------------------------------------------------------------------------
+
+    def _decode(self, source, method, beam_width=None, record_attention=False):
+        """Source ids `(batch, S)` to `decoding`'s result dict, as graph code."""
+        memory, memory_mask, states = self.model.encode(source)
+        state = {"cell": self.model.initial_decoder_state(memory, memory_mask, states)}
+        if record_attention:
+            state["attention"] = tf.zeros_like(memory[:, :, 0])
+
+        def step(tokens, state):
+            logits, cell_state, weights = self.model.decode_step(tokens, state["cell"])
+            new_state = {"cell": cell_state}
+            if record_attention:
+                new_state["attention"] = weights
+            return logits, new_state
+
+        start = tf.fill([tf.shape(source)[0]], self.start_id)
+        options = {"end_token": self.end_id, "max_length": self.max_target_len}
+        if method == "greedy":
+            record = (lambda s: s["attention"]) if record_attention else None
+            return decoding.greedy_search(step, start, state, record=record, **options)
+        result = decoding.beam_search(
+            step,
+            start,
+            state,
+            beam_width=beam_width or self.beam_width,
+            length_penalty=self.length_penalty,
+            **options,
+        )
+        return {name: value[:, 0] for name, value in result.items()}  # the best hypothesis
+
+    def _to_text(self, tokens, lengths):
+        vocabulary = tf.constant(self.target_words)
+        words = tf.RaggedTensor.from_tensor(tf.gather(vocabulary, tokens), lengths=lengths)
+        return detokenize(tf.strings.reduce_join(words, axis=-1, separator=" "))
+
+    def translate_graph(self, texts, method="greedy", beam_width=None):
+        """Raw sentences `(batch,)` to translations `(batch,)`, as graph code (the export's body).
+
+        An empty (or blank) sentence translates to the empty string.
+        """
+        source = self.encode_source(texts)
+        result = self._decode(source, method, beam_width)
+        translations = self._to_text(result["tokens"], result["lengths"])
+        blank = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
+        return tf.where(blank, tf.constant(""), translations)
+
+    def _translator(self, method, beam_width):
+        key = (method, beam_width)
+        if key not in self._translators:
+            self._translators[key] = tf.function(
+                lambda texts: self.translate_graph(texts, method, beam_width),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+                reduce_retracing=True,
+            )
+        return self._translators[key]
+
+    # Task verbs ----------------------------------------------------------------------------
+
+    def translate(self, texts, method="greedy", beam_width=None):
+        """Translations of `texts`, as strings.
+
+        Args:
+            texts: a list (or array, Series) of sentences.
+            method: `"greedy"` or `"beam"`.
+            beam_width: beams for `method="beam"` (default: the pipeline's `beam_width`).
+        """
+        self._check_fitted("translate")
+        texts = check_texts(texts)
+        check_choice("method", method, METHODS)
+        if beam_width is not None:
+            check_positive_int("beam_width", beam_width)
+        self._warn_truncated(texts)
+        translate = self._translator(method, beam_width if method == "beam" else None)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = tf.constant(texts[start : start + self.batch_size])
+            out.extend(t.decode("utf-8") for t in translate(batch).numpy())
+        return out
+
+    def evaluate(self, sources, references, method="greedy", beam_width=None):
+        """Corpus BLEU and chrF (sacrebleu: cased, detokenized) and masked token accuracy.
+
+        Returns `{"bleu", "chrf", "token_accuracy", "loss", "method", "translations"}`.
+        """
+        self._check_fitted("evaluate")
+        sources, references = self.check_data(sources, references, argument="sources")
+        translations = self.translate(sources, method=method, beam_width=beam_width)
+        scores = self.model.evaluate(self.make_dataset((sources, references)), verbose=0, return_dict=True)
+        return {
+            "bleu": sacrebleu.corpus_bleu(translations, [references]).score,
+            "chrf": sacrebleu.corpus_chrf(translations, [references]).score,
+            "token_accuracy": float(scores["token_accuracy"]),
+            "loss": float(scores["loss"]),
+            "method": method,
+            "translations": translations,
+        }
+
+    def attention_map(self, text):
+        """`(source tokens, output tokens, weights (output, source))` of a greedy translation."""
+        self._check_fitted("attention_map")
+        if self.attention is None:
+            raise ValueError("attention_map() needs a pipeline trained with `attention` set.")
+        check_texts([text], argument="text")
+        texts = tf.constant([text])
+        source = self.encode_source(texts)
+        result = self._decode(source, "greedy", record_attention=True)
+        length = int(result["lengths"][0]) + 1  # the end token too
+        vocabulary = self.target_words
+        source_vocabulary = self.source_vectorizer.get_vocabulary()
+        output = [vocabulary[i] for i in result["tokens"][0, :length].numpy()]
+        source_tokens = [source_vocabulary[i] for i in source[0].numpy()]
+        weights = result["trace"][0, :length, : len(source_tokens)].numpy()
+        return source_tokens, output, weights
+
+    def plots(self, sources, references=None):
+        figures = {}
+        if self.attention is not None:
+            source_tokens, output, weights = self.attention_map(sources[0])
+            figures["attention_map"] = attention_figure(source_tokens, output, weights)
+        return figures
+
+    # Export --------------------------------------------------------------------------------
+
+    def serving_function(self):
+        signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        tracked = [self.source_vectorizer, self.target_vectorizer]
+        return (lambda texts: self.translate_graph(texts, "beam")), signature, tracked
+
+    def extra_endpoints(self):
+        signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        return {
+            "translate": (lambda texts: self.translate_graph(texts, "beam"), signature),
+            "translate_beam": (lambda texts: self.translate_graph(texts, "beam"), signature),
+            "translate_greedy": (lambda texts: self.translate_graph(texts, "greedy"), signature),
+        }
+
+
+def _count_longer(ids, limit):
+    return int(tf.reduce_sum(tf.cast(ids.row_lengths() > limit, tf.int32)))
+
+
+def attention_figure(source_tokens, output_tokens, weights):
+    """The attention weights of one translation: output tokens (rows) by source tokens."""
+    figure = Figure(figsize=(0.45 * len(source_tokens) + 2, 0.4 * len(output_tokens) + 1.5))
+    ax = figure.subplots()
+    ax.imshow(np.asarray(weights), cmap="viridis", aspect="auto", vmin=0.0)
+    ax.set_xticks(range(len(source_tokens)), source_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(len(output_tokens)), output_tokens)
+    ax.set_xlabel("source")
+    ax.set_ylabel("translation")
+    ax.set_title("attention")
+    figure.tight_layout()
+    return figure
