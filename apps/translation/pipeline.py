@@ -8,48 +8,27 @@ import sacrebleu
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from rnnkit.layers import decoding
 from rnnkit.layers.attention import SCORES
 
 from ..base import Pipeline
 from ..checks import check_cell, check_choice, check_positive_int, check_texts
+from ..generation import (
+    END,
+    START,
+    adapt_words,
+    check_decoding,
+    compile_generator,
+    decode,
+    make_vectorizer,
+    split_punctuation,
+    target_ids,
+    tokens_to_text,
+)
 from .model import Seq2Seq
 
-__all__ = ["METHODS", "START", "END", "TranslationPipeline", "detokenize", "split_punctuation"]
+__all__ = ["TranslationPipeline", "attention_figure"]
 
-START, END = "[start]", "[end]"
 METHODS = ("greedy", "beam")
-_PUNCTUATION = r"""([.,!?;:"()\[\]])"""
-
-
-@keras.saving.register_keras_serializable(package="rnnkit")
-def split_punctuation(texts):
-    """Whitespace-tokenisable sentences, case kept: `(batch,)` strings in and out.
-
-    Punctuation becomes its own token and square brackets are dropped (they would
-    collide with `[start]`/`[end]`/`[UNK]`).
-
-    Example:
-
-    >>> split_punctuation(tf.constant(['A dog, "Rex", runs [fast].']))[0].numpy().decode()
-    'A dog , " Rex " , runs fast .'
-    """
-    texts = tf.strings.regex_replace(texts, r"[\[\]]", " ")
-    texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
-    texts = tf.strings.regex_replace(texts, r"\s+", " ")
-    return tf.strings.strip(texts)
-
-
-def detokenize(texts):
-    """Space-joined tokens back to text: no space before `. , ! ? ; : )` or after `(`.
-
-    Example:
-
-    >>> detokenize(tf.constant(["a dog ( Rex ) runs ."]))[0].numpy().decode()
-    'a dog (Rex) runs.'
-    """
-    texts = tf.strings.regex_replace(texts, r" ([.,!?;:)])", r"\1")
-    return tf.strings.regex_replace(texts, r"\( ", "(")
 
 
 class TranslationPipeline(Pipeline):
@@ -168,43 +147,25 @@ class TranslationPipeline(Pipeline):
         if targets is None:
             raise ValueError("Argument `targets` is required to fit.")
         self._set_vocabularies(
-            self._adapt(sources, max(self.source_vocab_size - 2, 1)),  # padding and [UNK] count too
-            [START, END, *self._adapt(targets, max(self.target_vocab_size - 4, 1))],
+            adapt_words(self._standardize(tf.constant(sources)), max(self.source_vocab_size - 2, 1)),
+            adapt_words(self._standardize(tf.constant(targets)), max(self.target_vocab_size - 4, 1)),
         )
         self._warn_truncated(sources, targets)
 
-    def _adapt(self, texts, max_words):
-        """The `max_words` most frequent tokens of `texts` (padding and `[UNK]` not counted)."""
-        vectorizer = keras.layers.TextVectorization(
-            max_tokens=max_words + 2, standardize=None, split="whitespace"
-        )
-        vectorizer.adapt(self._standardize(tf.constant(texts)), batch_size=1024)
-        return vectorizer.get_vocabulary(include_special_tokens=False)
-
     def _set_vocabularies(self, source_words, target_words):
-        def vectorizer(words, name):
-            layer = keras.layers.TextVectorization(
-                standardize=None, split="whitespace", ragged=True, vocabulary=words, name=name
-            )
-            layer.build((None,))  # adapt() builds it; a set vocabulary does not
-            return layer
-
-        self.source_vectorizer = vectorizer(source_words, "source_vectorizer")
-        self.target_vectorizer = vectorizer(target_words, "target_vectorizer")
+        self.source_vectorizer = make_vectorizer(source_words, "source_vectorizer")
+        self.target_vectorizer = make_vectorizer(target_words, "target_vectorizer", reserved=(START, END))
         self.target_words = self.target_vectorizer.get_vocabulary()  # by id, for graph code
         self._translators = {}
 
     def preprocessing_state(self):
         return {
             "source_vocabulary": self.source_vectorizer.get_vocabulary(include_special_tokens=False),
-            "target_vocabulary": self.target_vectorizer.get_vocabulary(include_special_tokens=False),
+            "target_vocabulary": self.target_vectorizer.get_vocabulary(include_special_tokens=False)[2:],
         }
 
     def restore_preprocessing(self, state):
         self._set_vocabularies(state["source_vocabulary"], state["target_vocabulary"])
-
-    # The target vocabulary is ["", "[UNK]", "[start]", "[end]", words...].
-    start_id, end_id = 2, 3
 
     def source_ids(self, texts):
         """Raw sentences `(batch,)` to ragged source ids, at most `max_source_len` each (graph code)."""
@@ -216,13 +177,7 @@ class TranslationPipeline(Pipeline):
 
     def target_ids(self, texts):
         """Raw sentences to ragged `(target_in, target_out)`: `[start] w_1..w_n`, `w_1..w_n [end]`."""
-        ids = tf.cast(
-            self.target_vectorizer(self._standardize(texts))[:, : self.max_target_len - 1], tf.int32
-        )
-        rows = ids.nrows()
-        target_in = tf.concat([tf.fill([rows, 1], self.start_id), ids], axis=1)
-        target_out = tf.concat([ids, tf.fill([rows, 1], self.end_id)], axis=1)
-        return target_in, target_out
+        return target_ids(self.target_vectorizer, self._standardize(texts), self.max_target_len)
 
     def _warn_truncated(self, sources, targets=None):
         too_long = _count_longer(
@@ -303,20 +258,14 @@ class TranslationPipeline(Pipeline):
             name="seq2seq",
         )
         model.build()
-        model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0),
-            loss=keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, reduction="mean_with_sample_weight"
-            ),
-            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-        )
+        compile_generator(model, self.learning_rate)
         self._translators = {}
         return model
 
     # Decoding ------------------------------------------------------------------------------
 
     def _decode(self, source, method, beam_width=None, record_attention=False):
-        """Source ids `(batch, S)` to `decoding`'s result dict, as graph code."""
+        """Source ids `(batch, S)` to the best translation's ids, as graph code."""
         memory, memory_mask, states = self.model.encode(source)
         state = {"cell": self.model.initial_decoder_state(memory, memory_mask, states)}
         if record_attention:
@@ -329,25 +278,16 @@ class TranslationPipeline(Pipeline):
                 new_state["attention"] = weights
             return logits, new_state
 
-        start = tf.fill([tf.shape(source)[0]], self.start_id)
-        options = {"end_token": self.end_id, "max_length": self.max_target_len}
-        if method == "greedy":
-            record = (lambda s: s["attention"]) if record_attention else None
-            return decoding.greedy_search(step, start, state, record=record, **options)
-        result = decoding.beam_search(
+        return decode(
             step,
-            start,
             state,
+            tf.shape(source)[0],
+            method,
+            self.max_target_len,
             beam_width=beam_width or self.beam_width,
             length_penalty=self.length_penalty,
-            **options,
+            record=(lambda s: s["attention"]) if record_attention else None,
         )
-        return {name: value[:, 0] for name, value in result.items()}  # the best hypothesis
-
-    def _to_text(self, tokens, lengths):
-        vocabulary = tf.constant(self.target_words)
-        words = tf.RaggedTensor.from_tensor(tf.gather(vocabulary, tokens), lengths=lengths)
-        return detokenize(tf.strings.reduce_join(words, axis=-1, separator=" "))
 
     def translate_graph(self, texts, method="greedy", beam_width=None):
         """Raw sentences `(batch,)` to translations `(batch,)`, as graph code (the export's body).
@@ -356,7 +296,7 @@ class TranslationPipeline(Pipeline):
         """
         source = self.encode_source(texts)
         result = self._decode(source, method, beam_width)
-        translations = self._to_text(result["tokens"], result["lengths"])
+        translations = tokens_to_text(self.target_words, result["tokens"], result["lengths"])
         blank = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
         return tf.where(blank, tf.constant(""), translations)
 
@@ -382,9 +322,7 @@ class TranslationPipeline(Pipeline):
         """
         self._check_fitted("translate")
         texts = check_texts(texts)
-        check_choice("method", method, METHODS)
-        if beam_width is not None:
-            check_positive_int("beam_width", beam_width)
+        check_decoding(method, beam_width, methods=METHODS)
         self._warn_truncated(texts)
         translate = self._translator(method, beam_width if method == "beam" else None)
         out = []

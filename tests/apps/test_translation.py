@@ -12,8 +12,8 @@ import sacrebleu
 import tensorflow as tf
 
 from rnnkit.apps.cli import main
+from rnnkit.apps.generation import END_ID, START_ID, detokenize, split_punctuation
 from rnnkit.apps.translation import Seq2Seq, TranslationPipeline, generate_pairs, load_default
-from rnnkit.apps.translation.pipeline import detokenize, split_punctuation
 
 SENTENCES = ["the small dog sees a cat .", "two old birds eat the red apple near a house .", ""]
 
@@ -37,10 +37,10 @@ def test_batches_are_teacher_forcing_with_a_masked_loss(trained):
     pipeline, test = trained
     (source, target_in), target_out, weights = next(iter(pipeline.make_dataset((test.source, test.target))))
     assert source.dtype == tf.int32 and target_in.shape == target_out.shape == weights.shape
-    assert np.all(target_in[:, 0] == pipeline.start_id)
+    assert np.all(target_in[:, 0] == START_ID)
     lengths = weights.numpy().sum(axis=1).astype(int)
     rows = np.arange(len(lengths))
-    assert np.all(target_out.numpy()[rows, lengths - 1] == pipeline.end_id)  # w_1..w_n [end], then padding
+    assert np.all(target_out.numpy()[rows, lengths - 1] == END_ID)  # w_1..w_n [end], then padding
     np.testing.assert_array_equal(
         target_in.numpy()[:, 1:][weights.numpy()[:, 1:] > 0],
         target_out.numpy()[:, :-1][weights.numpy()[:, 1:] > 0],

@@ -1,0 +1,154 @@
+"""What the pipelines that write sentences share (translation, captioning).
+
+- the output vocabulary: `["", "[UNK]", "[start]", "[end]", words...]`, so `[start]` and
+  `[end]` have the same ids in every pipeline;
+- teacher forcing: a sentence becomes `target_in = [start] w_1..w_n` and
+  `target_out = w_1..w_n [end]`, trained with a cross-entropy masked to the real tokens;
+- decoding to text: `rnnkit.layers.decoding` over the pipeline's step function, then ids
+  back to words, all graph code, so an export writes sentences by itself.
+"""
+
+import keras
+import tensorflow as tf
+
+from rnnkit.layers import decoding
+
+from .checks import check_choice, check_positive_int
+
+__all__ = [
+    "END",
+    "END_ID",
+    "METHODS",
+    "START",
+    "START_ID",
+    "adapt_words",
+    "batch_by_length",
+    "check_decoding",
+    "compile_generator",
+    "decode",
+    "detokenize",
+    "make_vectorizer",
+    "split_punctuation",
+    "target_ids",
+    "tokens_to_text",
+]
+
+START, END = "[start]", "[end]"
+START_ID, END_ID = 2, 3  # after padding (0) and [UNK] (1)
+METHODS = ("greedy", "beam", "sample")
+_PUNCTUATION = r"""([.,!?;:"()\[\]])"""
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+def split_punctuation(texts):
+    """Whitespace-tokenisable sentences, case kept: `(batch,)` strings in and out.
+
+    Punctuation becomes its own token and square brackets are dropped (they would
+    collide with `[start]`/`[end]`/`[UNK]`).
+
+    Example:
+
+    >>> split_punctuation(tf.constant(['A dog, "Rex", runs [fast].']))[0].numpy().decode()
+    'A dog , " Rex " , runs fast .'
+    """
+    texts = tf.strings.regex_replace(texts, r"[\[\]]", " ")
+    texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+    texts = tf.strings.regex_replace(texts, r"\s+", " ")
+    return tf.strings.strip(texts)
+
+
+def detokenize(texts):
+    """Space-joined tokens back to text: no space before `. , ! ? ; : )` or after `(`.
+
+    Example:
+
+    >>> detokenize(tf.constant(["a dog ( Rex ) runs ."]))[0].numpy().decode()
+    'a dog (Rex) runs.'
+    """
+    texts = tf.strings.regex_replace(texts, r" ([.,!?;:)])", r"\1")
+    return tf.strings.regex_replace(texts, r"\( ", "(")
+
+
+def adapt_words(texts, max_words):
+    """The `max_words` most frequent whitespace tokens of standardised `texts` (a string tensor)."""
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=max_words + 2, standardize=None, split="whitespace"
+    )
+    vectorizer.adapt(texts, batch_size=1024)
+    return vectorizer.get_vocabulary(include_special_tokens=False)
+
+
+def make_vectorizer(words, name, reserved=()):
+    """A built `TextVectorization` (ragged ids) over `[*reserved, *words]`; unknown words -> 1."""
+    layer = keras.layers.TextVectorization(
+        standardize=None, split="whitespace", ragged=True, vocabulary=[*reserved, *words], name=name
+    )
+    layer.build((None,))  # adapt() builds it; a set vocabulary does not
+    return layer
+
+
+def target_ids(vectorizer, texts, max_len):
+    """Standardised sentences to ragged `(target_in, target_out)`, each at most `max_len` ids."""
+    ids = tf.cast(vectorizer(texts)[:, : max_len - 1], tf.int32)
+    rows = ids.nrows()
+    target_in = tf.concat([tf.fill([rows, 1], START_ID), ids], axis=1)
+    target_out = tf.concat([ids, tf.fill([rows, 1], END_ID)], axis=1)
+    return target_in, target_out
+
+
+def batch_by_length(dataset, batch_size, max_len, length):
+    """Batches of similar `length(element)` (`bucket_by_sequence_length`), padded with zeros."""
+    boundaries = [b for b in (8, 10, 12, 14, 16, 20, 25, 30, 40) if b < max_len]
+    return dataset.bucket_by_sequence_length(
+        length, bucket_boundaries=boundaries, bucket_batch_sizes=[batch_size] * (len(boundaries) + 1)
+    )
+
+
+def compile_generator(model, learning_rate):
+    """Adam with clipping; cross-entropy and token accuracy weighted by the 0/1 padding weights."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+    )
+    return model
+
+
+def check_decoding(method, beam_width=None, temperature=1.0, top_k=None, methods=METHODS):
+    """Validates the decoding arguments of a task verb, before any work."""
+    check_choice("method", method, methods)
+    if beam_width is not None:
+        check_positive_int("beam_width", beam_width)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"Argument `temperature` must be a float > 0. Received: temperature={temperature!r}")
+    if top_k is not None:
+        check_positive_int("top_k", top_k)
+
+
+def decode(
+    step, state, batch_size, method, max_length, beam_width=4, length_penalty=0.6, record=None, **sampling
+):
+    """The best token sequence per row: `{"tokens", "lengths", "scores"}` (and `"trace"`).
+
+    `step(tokens, state) -> (logits, state)` is the decoder; decoding starts from `[start]`
+    and stops at `[end]` or after `max_length` tokens. `sampling` holds `temperature`,
+    `top_k` and `seed` for `method="sample"`; `record` traces greedy and sampling steps.
+    """
+    start = tf.fill([batch_size], START_ID)
+    options = {"end_token": END_ID, "max_length": max_length}
+    if method == "greedy":
+        return decoding.greedy_search(step, start, state, record=record, **options)
+    if method == "sample":
+        return decoding.sample(step, start, state, record=record, **options, **sampling)
+    result = decoding.beam_search(
+        step, start, state, beam_width=beam_width, length_penalty=length_penalty, **options
+    )
+    return {name: value[:, 0] for name, value in result.items()}  # the best hypothesis
+
+
+def tokens_to_text(words, tokens, lengths):
+    """Token ids `(batch, T)` with their lengths to detokenised strings `(batch,)`, as graph code."""
+    pieces = tf.RaggedTensor.from_tensor(tf.gather(tf.constant(words), tokens), lengths=lengths)
+    return detokenize(tf.strings.reduce_join(pieces, axis=-1, separator=" "))
