@@ -4,6 +4,7 @@
     rnnkit sentiment train|evaluate|predict|export [--data ...] [--out RUN] ...
     rnnkit forecast train|backtest|predict|export [--data CSV --time-col ... --target ...] ...
     rnnkit translate train|evaluate|translate|export [--data TSV|DIR --languages en,de] ...
+    rnnkit caption train|evaluate|generate|export [--data COCO.json|TOKENS --images DIR] ...
 
 Bad input ends with exit code 2 and a one-line message.
 """
@@ -38,6 +39,12 @@ def _forecast(args, verbose):
 
 def _translate(args, verbose):
     from .translation.cli import run
+
+    return run(args, verbose)
+
+
+def _caption(args, verbose):
+    from .captioning.cli import run
 
     return run(args, verbose)
 
@@ -79,6 +86,12 @@ def build_parser():
     )
     add_translate_arguments(translate)
     translate.set_defaults(run=_translate)
+
+    from .captioning.cli import add_arguments as add_caption_arguments
+
+    caption = commands.add_parser("caption", help="caption generation: train, evaluate, generate, export")
+    add_caption_arguments(caption)
+    caption.set_defaults(run=_caption)
     return parser
 
 

@@ -42,6 +42,7 @@ def test_cli_demo_runs_every_pipeline_and_refuses_to_overwrite(tmp_path, capsys)
     assert "adding problem, esn cell: test MSE" in out and "tweet sentiment, esn cell" in out
     assert "forecasting, esn cell" in out and (tmp_path / "forecast" / "saved_model").exists()
     assert "translation, esn cell" in out and (tmp_path / "translation" / "saved_model").exists()
+    assert "captioning, esn cell" in out and (tmp_path / "captioning" / "captions.png").exists()
     exported = tmp_path / "adding" / "saved_model" / "saved_model.pb"
     assert exported.exists() and (tmp_path / "sentiment" / "saved_model" / "saved_model.pb").exists()
     stamp = exported.stat().st_mtime_ns

@@ -1,0 +1,437 @@
+"""Data for the captioning pipeline: the embedded scene generator, in-memory image decoding, and
+readers for the COCO captions and Flickr8k formats."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "COLOURS",
+    "NOISE",
+    "RELATIONS",
+    "SHAPES",
+    "SIZES",
+    "decode_image",
+    "generate_scenes",
+    "load_default",
+    "load_images",
+    "read_coco",
+    "read_flickr8k",
+]
+
+# The scene vocabulary. Each colour has one channel >= 200, the background none above 48 + NOISE,
+# and any two colours differ by >= 150 in some channel, so a pixel's colour is never in doubt.
+SHAPES = ("circle", "square", "triangle")
+COLOURS = {
+    "red": (230, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (40, 90, 240),
+    "yellow": (240, 220, 40),
+    "white": (240, 240, 240),
+}
+# side of a shape's bounding box as a fraction of `image_size`: a large shape covers 4x the pixels
+SIZES = {"small": 0.2, "large": 0.4}
+RELATIONS = ("left of", "above")
+NOISE = 8  # every pixel gets uniform integer noise in [-NOISE, NOISE], per channel
+
+_COLOUR_KEYS = list(COLOURS)
+_SIZE_KEYS = list(SIZES)
+_TWO_SHAPES = 0.6  # probability that a scene holds two shapes
+_MIN_IMAGE_SIZE = 32  # below this a small circle, square and triangle are hard to tell apart
+_MISSING = ("warn", "skip", "error")
+_FORMATS = "JPEG/PNG/GIF/BMP"
+
+
+def _shape_mask(shape, side):
+    """A boolean (side, side) mask, tested at pixel centres: a disc, the full box, or an
+    upward triangle with its apex at the top centre and its base along the bottom row."""
+    centres = np.arange(side) + 0.5
+    v, u = np.meshgrid(centres, centres, indexing="ij")  # (side, side): row, column
+    if shape == "circle":
+        return (u - side / 2) ** 2 + (v - side / 2) ** 2 <= (side / 2) ** 2
+    if shape == "square":
+        return np.ones((side, side), dtype=bool)
+    return np.abs(u - side / 2) <= v / 2
+
+
+def _place_pair(rng, side_a, side_b, image_size, margin, gap):
+    """Starts of two boxes along the relation's axis (a first, then b at least `gap` further)
+    and across it (overlapping by at least half the smaller side, so the other relation never holds)."""
+    along_a = int(rng.integers(margin, image_size - margin - side_a - gap - side_b + 1))
+    along_b = int(rng.integers(along_a + side_a + gap, image_size - margin - side_b + 1))
+    across_a = int(rng.integers(margin, image_size - margin - side_a + 1))
+    overlap = -(-min(side_a, side_b) // 2)
+    low = max(margin, across_a - side_b + overlap)
+    high = min(image_size - margin - side_b, across_a + side_a - overlap)
+    across_b = int(rng.integers(low, high + 1))
+    return (along_a, across_a), (along_b, across_b)
+
+
+def _scene(rng, image_size, sides, masks, margin, gap):
+    """One `(image, caption)`: the uint8 (image_size, image_size, 3) image and its caption."""
+    # 1. the shapes: one or two, with different colours when two
+    count = 2 if rng.random() < _TWO_SHAPES else 1
+    colours = [_COLOUR_KEYS[i] for i in rng.choice(len(_COLOUR_KEYS), size=count, replace=False)]
+    shapes = [SHAPES[int(rng.integers(len(SHAPES)))] for _ in range(count)]
+    sizes = [_SIZE_KEYS[int(rng.integers(len(_SIZE_KEYS)))] for _ in range(count)]
+    # 2. the top-left corners (row, column); with two shapes, the first named is left or on top
+    if count == 1:
+        side = sides[sizes[0]]
+        corners = [tuple(int(c) for c in rng.integers(margin, image_size - margin - side + 1, size=2))]
+        relation = None
+    else:
+        relation = RELATIONS[int(rng.integers(len(RELATIONS)))]
+        first, second = _place_pair(rng, sides[sizes[0]], sides[sizes[1]], image_size, margin, gap)
+        if relation == "left of":  # along = column, across = row
+            corners = [first[::-1], second[::-1]]
+        else:
+            corners = [first, second]
+    # 3. a dark background, the shapes painted flat, then the same light noise over everything
+    canvas = np.empty((image_size, image_size, 3), dtype=np.int16)
+    canvas[:] = rng.integers(16, 49, size=3)
+    for shape, colour, size, (row, column) in zip(shapes, colours, sizes, corners, strict=True):
+        side = sides[size]
+        box = canvas[row : row + side, column : column + side]
+        box[masks[shape, size]] = COLOURS[colour]
+    canvas += rng.integers(-NOISE, NOISE + 1, size=canvas.shape, dtype=np.int16)
+    image = np.clip(canvas, 0, 255).astype(np.uint8)
+    # 4. the caption
+    phrases = [
+        f"a {size} {colour} {shape}" for shape, colour, size in zip(shapes, colours, sizes, strict=True)
+    ]
+    caption = phrases[0] if count == 1 else f"{phrases[0]} {relation} {phrases[1]}"
+    return image, caption
+
+
+def _check_count(n):
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"Argument `n` must be a non-negative integer. Received: n={n!r}")
+
+
+def _check_image_size(image_size, minimum=1):
+    if isinstance(image_size, bool) or not isinstance(image_size, int | np.integer) or image_size < minimum:
+        raise ValueError(
+            f"Argument `image_size` must be an integer >= {minimum}. Received: image_size={image_size!r}"
+        )
+
+
+def generate_scenes(n=3000, image_size=64, seed=0):
+    """`n` rendered scenes of coloured shapes and their captions: `(images, captions)`.
+
+    `images` is a uint8 array (n, image_size, image_size, 3), `captions` a list of n strings.
+    Seeded and deterministic (`numpy.random.default_rng(seed)`), rendered with NumPy only.
+
+    Each scene holds one shape (probability 0.4) or two (0.6) on a dark background with a
+    random tint; every pixel then gets uniform noise in [-NOISE, NOISE]. A shape is one of
+    `SHAPES`, filled flat with one of `COLOURS`, its bounding box a square of side
+    `round(SIZES[size] * image_size)` pixels (13 and 26 at 64) placed fully inside the image.
+    The two shapes of a scene always have different colours and never overlap.
+
+    Grammar (lower-case, tokens separated by single spaces, no final period; 4, 9 or 10 tokens):
+
+        caption  -> NP | NP RELATION NP
+        NP       -> "a" SIZE COLOUR SHAPE        SIZE in SIZES, COLOUR in COLOURS, SHAPE in SHAPES
+        RELATION -> "left of" | "above"
+
+    The caption is a function of the image. Two shapes are placed either side by side (their
+    boxes at least a gap of `round(0.06 * image_size)` pixels apart horizontally and
+    overlapping vertically by at least half the smaller side): "left of", and the left shape
+    is named first; or one over the other (the same with the axes swapped): "above", and the
+    top shape is named first. So the boxes are disjoint along exactly one axis, which gives
+    the relation, and the colours tell which shape is which. `image_size` must be at least
+    32, where a small shape is still 6 pixels across.
+
+    Example:
+
+    >>> images, captions = generate_scenes(4, image_size=64, seed=0)
+    >>> images.shape, images.dtype, len(captions)
+    ((4, 64, 64, 3), dtype('uint8'), 4)
+    >>> captions[0]
+    'a small blue circle'
+    """
+    _check_count(n)
+    _check_image_size(image_size, minimum=_MIN_IMAGE_SIZE)
+    rng = np.random.default_rng(seed)
+    sides = {size: round(fraction * image_size) for size, fraction in SIZES.items()}
+    masks = {(shape, size): _shape_mask(shape, side) for shape in SHAPES for size, side in sides.items()}
+    margin, gap = max(1, round(0.02 * image_size)), max(2, round(0.06 * image_size))
+    images = np.empty((n, image_size, image_size, 3), dtype=np.uint8)
+    captions = []
+    for i in range(n):
+        images[i], caption = _scene(rng, image_size, sides, masks, margin, gap)
+        captions.append(caption)
+    return images, captions
+
+
+def load_default(n=3000, image_size=64, seed=0, val_fraction=0.1, test_fraction=0.1):
+    """The embedded default data: `(train, validation, test)`, each `(images, captions)` of
+    `generate_scenes(n, image_size, seed)`.
+
+    The scenes are split in order: the last `round(n * test_fraction)` for test, the
+    `round(n * val_fraction)` before them for validation, the others for training.
+    """
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(
+            "Arguments `val_fraction` and `test_fraction` must sum to less than 1. "
+            f"Received: val_fraction={val_fraction!r}, test_fraction={test_fraction!r}"
+        )
+    images, captions = generate_scenes(n, image_size=image_size, seed=seed)
+    n_val, n_test = round(n * val_fraction), round(n * test_fraction)
+    bounds = (0, n - n_val - n_test, n - n_test, n)
+    return tuple((images[a:b], captions[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def decode_image(data, image_size, name="image", *, argument="data"):
+    """Encoded image bytes (JPEG, PNG, GIF or BMP) as a uint8 (image_size, image_size, 3) array.
+
+    Decoded in memory with `tf.io.decode_image(data, channels=3, expand_animations=False)`:
+    grayscale and RGBA become RGB (alpha dropped), an animated GIF gives its first frame.
+    Then a plain resize to a square with `tf.image.resize(..., antialias=True)` (bilinear; the
+    aspect ratio is not kept, nothing is cropped), rounded and clipped to uint8.
+    Bytes that do not decode raise a ValueError naming `argument` and `name`, e.g.
+    "Argument `images`: images[3] is not a decodable JPEG/PNG/GIF/BMP image."
+
+    Example:
+
+    >>> png = tf.io.encode_png(np.zeros((10, 20, 1), dtype=np.uint8)).numpy()
+    >>> decode_image(png, 8).shape
+    (8, 8, 3)
+    """
+    _check_image_size(image_size)
+    if isinstance(data, tf.Tensor) and data.dtype == tf.string and data.shape.rank == 0:
+        data = data.numpy()
+    if isinstance(data, bytearray | memoryview):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise ValueError(
+            f"Argument `{argument}`: {name} must be encoded image bytes. Received: {type(data).__name__}"
+        )
+    try:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+        raise ValueError(f"Argument `{argument}`: {name} is not a decodable {_FORMATS} image.") from None
+    resized = tf.image.resize(image, (image_size, image_size), antialias=True)  # (s, s, 3) float32
+    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+
+
+def _decode_file(path, image_size, argument):
+    """The image file at `path`, decoded and resized; errors name `argument` and the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"Argument `{argument}`: no such file {str(path)!r}.")
+    return decode_image(path.read_bytes(), image_size, name=f"file {str(path)!r}", argument=argument)
+
+
+def load_images(paths, image_size):
+    """Image files decoded and resized in memory (see `decode_image`): uint8 (n, s, s, 3).
+
+    Nothing is written to disk. A missing or undecodable file raises a ValueError naming it.
+    """
+    _check_image_size(image_size)
+    if isinstance(paths, str | Path):
+        raise ValueError(f"Argument `paths` must be a list of file paths, not one path. Received: {paths!r}")
+    paths = list(paths)
+    images = np.empty((len(paths), image_size, image_size, 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        images[i] = _decode_file(path, image_size, "paths")
+    return images
+
+
+def _check_missing(missing):
+    if not isinstance(missing, str) or missing not in _MISSING:
+        raise ValueError(
+            f"Argument `missing` must be one of 'warn', 'skip', 'error'. Received: missing={missing!r}"
+        )
+
+
+def _report(problems, missing, function, source):
+    """Apply the `missing` policy to `problems`, a list of `(what, names)`; empty `names` are no problem."""
+    parts = [
+        f"{len(names)} {what} (first: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+        for what, names in problems
+        if names
+    ]
+    if not parts or missing == "skip":
+        return
+    if missing == "error":
+        raise ValueError(
+            f"Argument `missing` is 'error' and {source} has {' and '.join(parts)}. "
+            "Pass missing='warn' or missing='skip' to skip them."
+        )
+    warnings.warn(f"{function}: skipped {' and '.join(parts)} in {source}.", UserWarning, stacklevel=3)
+
+
+def _check_folder(folder):
+    path = Path(folder)
+    if not path.is_dir():
+        raise ValueError(f"Argument `image_folder`: no such folder {str(path)!r}.")
+    return path
+
+
+def _read_text(path, argument):
+    """The UTF-8 text of `path`, or a ValueError naming `argument` and the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"Argument `{argument}`: no such file {str(path)!r}.")
+    raw = path.read_bytes()
+    try:
+        return path, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"Argument `{argument}`: {str(path)!r} is not UTF-8 text (line {line}, byte {error.start})."
+        ) from None
+
+
+def _load(folder, file_names, image_size):
+    images = np.empty((len(file_names), image_size, image_size, 3), dtype=np.uint8)
+    for i, file_name in enumerate(file_names):
+        images[i] = _decode_file(folder / file_name, image_size, "image_folder")
+    return images
+
+
+def _check_not_empty(names, source, folder):
+    if not names:
+        raise ValueError(
+            f"Arguments `{source[0]}` and `image_folder`: no image in {str(folder)!r} has a caption "
+            f"in {str(source[1])!r}."
+        )
+
+
+def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
+    """Images and captions in the COCO captions format: `(images, captions, names)`.
+
+    `captions_json` is e.g. `annotations/captions_train2017.json`: `images[]` records with
+    `id` and `file_name`, `annotations[]` with `image_id` and `caption`; other keys are
+    ignored. `image_folder` holds the files (e.g. `train2017/`); files that no record names
+    are ignored. Images are decoded and resized in memory (`decode_image`).
+
+    Returns `images`, uint8 (n, image_size, image_size, 3) in the order of `images[]`;
+    `captions`, a list of n lists of strings (every caption of the image, in file order,
+    surrounding whitespace stripped); `names`, the n file names.
+
+    `missing` says what to do with image records that have no caption and with captions
+    whose image is missing (an unknown `image_id`, or a record whose file is not in the
+    folder): "warn" (skip them with a UserWarning giving the counts and first names),
+    "skip" (silently) or "error" (a ValueError).
+    """
+    _check_missing(missing)
+    _check_image_size(image_size)
+    path, text = _read_text(captions_json, "captions_json")
+    folder = _check_folder(image_folder)
+    # 1. parse and check the structure
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"Argument `captions_json`: {str(path)!r} is not valid JSON "
+            f"(line {error.lineno}, column {error.colno}: {error.msg})."
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(key), list) for key in ("images", "annotations")
+    ):
+        raise ValueError(
+            f"Argument `captions_json`: {str(path)!r} is not in the COCO captions format "
+            "(expected an object with the lists `images` and `annotations`)."
+        )
+    records = {}
+    for i, record in enumerate(data["images"]):
+        if not isinstance(record, dict) or "id" not in record or not isinstance(record.get("file_name"), str):
+            raise ValueError(
+                f"Argument `captions_json`: images[{i}] of {str(path)!r} needs an `id` and a string "
+                f"`file_name`. Received: {str(record)[:80]}"
+            )
+        if record["id"] in records:
+            raise ValueError(
+                f"Argument `captions_json`: image id {record['id']!r} appears twice in {str(path)!r}."
+            )
+        records[record["id"]] = record["file_name"]
+    # 2. gather the captions of each image, in file order
+    captions, orphans = {image_id: [] for image_id in records}, []
+    for i, annotation in enumerate(data["annotations"]):
+        if (
+            not isinstance(annotation, dict)
+            or "image_id" not in annotation
+            or not isinstance(annotation.get("caption"), str)
+        ):
+            raise ValueError(
+                f"Argument `captions_json`: annotations[{i}] of {str(path)!r} needs an `image_id` and a "
+                f"string `caption`. Received: {str(annotation)[:80]}"
+            )
+        if annotation["image_id"] in captions:
+            captions[annotation["image_id"]].append(annotation["caption"].strip())
+        else:
+            orphans.append(f"image_id {annotation['image_id']!r}")
+    # 3. the policy for what is missing, then decode what is kept
+    uncaptioned = [i for i in records if not captions[i]]
+    absent = [i for i in records if captions[i] and not (folder / records[i]).is_file()]
+    n_lost = sum(len(captions[i]) for i in absent)
+    problems = [
+        ("image record(s) without captions", [repr(records[i]) for i in uncaptioned]),
+        ("caption(s) with an unknown image_id", orphans),
+        (f"image file(s) missing from the folder ({n_lost} captions)", [repr(records[i]) for i in absent]),
+    ]
+    _report(problems, missing, "read_coco", repr(str(path)))
+    dropped = set(uncaptioned) | set(absent)
+    keep = [i for i in records if i not in dropped]
+    names = [records[i] for i in keep]
+    _check_not_empty(names, ("captions_json", path), folder)
+    return _load(folder, names, image_size), [captions[i] for i in keep], names
+
+
+def read_flickr8k(token_file, image_folder, image_size=64, missing="warn"):
+    """Images and captions in the Flickr8k format: `(images, captions, names)`.
+
+    `token_file` is `Flickr8k.token.txt` (or `Flickr8k.lemma.token.txt`): UTF-8 lines
+    `NAME#K<TAB>CAPTION`, e.g. "1000268201_693b08cb0e.jpg#0<TAB>A child in a pink dress ...",
+    five per image (K = 0..4); empty lines are skipped. `image_folder` holds the files
+    (`Flicker8k_Dataset/`); files the token file does not name are ignored. Images are
+    decoded and resized in memory (`decode_image`).
+
+    Returns `images`, uint8 (n, image_size, image_size, 3) in the order of each name's first
+    line; `captions`, a list of n lists of strings (the image's captions in file order,
+    surrounding whitespace stripped); `names`, the n file names.
+
+    `missing` says what to do with captions whose image file is not in the folder (the
+    original token file names one, "2258277193_586949ec62.jpg.1"): "warn" (skip them with a
+    UserWarning giving the counts and first names), "skip" (silently) or "error" (a ValueError).
+    """
+    _check_missing(missing)
+    _check_image_size(image_size)
+    path, text = _read_text(token_file, "token_file")
+    folder = _check_folder(image_folder)
+    # 1. parse: NAME#K<TAB>CAPTION
+    captions = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+        key, tab, caption = line.partition("\t")
+        name, hash_, _ = key.strip().rpartition("#")
+        if not tab or not hash_ or not name:
+            raise ValueError(
+                f"Argument `token_file`: line {number} of {str(path)!r} is not NAME#K<TAB>CAPTION. "
+                f"Received line: {line[:80]!r}"
+            )
+        captions.setdefault(name, []).append(caption.strip())
+    if not captions:
+        raise ValueError(
+            f"Argument `token_file`: {str(path)!r} is empty (expected NAME#K<TAB>CAPTION lines)."
+        )
+    # 2. the policy for captions whose image is missing, then decode what is kept
+    absent = [name for name in captions if not (folder / name).is_file()]
+    n_lost = sum(len(captions[name]) for name in absent)
+    problems = [
+        (f"image file(s) missing from the folder ({n_lost} captions)", [repr(name) for name in absent])
+    ]
+    _report(problems, missing, "read_flickr8k", repr(str(path)))
+    dropped = set(absent)
+    names = [name for name in captions if name not in dropped]
+    _check_not_empty(names, ("token_file", path), folder)
+    return _load(folder, names, image_size), [captions[name] for name in names], names

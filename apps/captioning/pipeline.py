@@ -1,0 +1,434 @@
+"""`CaptionPipeline`: an image (or its feature vector) in, a sentence out (one-to-many)."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
+from sacrebleu.metrics import BLEU
+
+from ..base import Pipeline
+from ..checks import check_cell, check_choice, check_positive_int, check_texts
+from ..generation import (
+    END,
+    START,
+    adapt_words,
+    batch_by_length,
+    check_decoding,
+    compile_generator,
+    decode,
+    make_vectorizer,
+    split_punctuation,
+    target_ids,
+    tokens_to_text,
+)
+from .data import decode_image
+from .model import BACKBONES, CONDITIONING, Captioner
+
+__all__ = ["ENCODERS", "CaptionPipeline", "decode_images"]
+
+ENCODERS = ("cnn", "features", *BACKBONES)
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")  # JPEG, PNG, GIF, BMP
+
+
+def decode_images(data, image_size):
+    """Encoded images `(batch,)` tf.string to uint8 `(batch, size, size, 3)`, as graph code.
+
+    Bytes that are not JPEG, PNG, GIF or BMP fail with an error that lists their batch
+    indices; grayscale and RGBA become RGB; every image is resized to a square in memory.
+    """
+    known = tf.zeros_like(data, dtype=tf.bool)
+    for signature in _SIGNATURES:
+        known |= tf.equal(tf.strings.substr(data, 0, len(signature)), signature)
+    check = tf.debugging.Assert(
+        tf.reduce_all(known),
+        ["Argument `images`: not JPEG/PNG/GIF/BMP bytes at batch indices", tf.where(~known)[:, 0]],
+    )
+
+    def one(image):
+        pixels = tf.io.decode_image(image, channels=3, expand_animations=False)
+        resized = tf.image.resize(pixels, [image_size, image_size], antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+    with tf.control_dependencies([check]):
+        return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8))
+
+
+class CaptionPipeline(Pipeline):
+    """Caption generation: an image conditions a recurrent decoder (the lecture's one-to-many).
+
+    images (uint8 arrays, encoded bytes or files) -> encoder (`"cnn"`, `"features"` or a
+    `keras.applications` backbone) -> `f` -> conditioning of the decoder (`"init_state"`:
+    `s_0 = tanh(W f)`; `"every_step"`: `[word vector ; relu(W f)]` at every step; `"both"`)
+    -> `Recurrent(cell)` trained by teacher forcing with a masked cross-entropy -> greedy,
+    beam-search or sampled captions (`rnnkit.layers.decoding`).
+
+    Args:
+        cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance. Default `"gru"`.
+        units: decoder state size (default 256).
+        embedding_dim: word-vector width (default 64).
+        encoder: `"cnn"` (default), `"features"` (precomputed vectors), or a backbone name in
+            `BACKBONES` (e.g. `"MobileNetV2"`), which needs `backbone_weights`.
+        backbone_weights: a local `.weights.h5` file for the backbone (nothing is downloaded).
+        conditioning: `"init_state"` (default), `"every_step"` or `"both"`.
+        image_size: images are resized (in memory) to this square side (default 64).
+        dropout: dropout of the image vector, word vectors and decoder output (default 0.1).
+        vocab_size: most frequent caption words kept, padding, `[UNK]`, `[start]` and `[end]`
+            included (default 5000).
+        max_len: words per caption, the end token included (default 30).
+        batch_size, learning_rate: training batch size (default 64) and Adam's rate (2e-3).
+        beam_width, length_penalty: of `generate(method="beam")` (defaults 3 and 0.6).
+        seed: seed of weights, dropout and shuffling (default 0).
+
+    Example:
+
+    >>> images = np.zeros((2, 16, 16, 3), "uint8")
+    >>> pipeline = CaptionPipeline(units=8, embedding_dim=8, image_size=16)
+    >>> _ = pipeline.fit(images, ["a dark square", "a black square"], epochs=1, verbose=0)
+    >>> len(pipeline.generate(images, method="beam"))
+    2
+    """
+
+    def __init__(
+        self,
+        *,
+        cell="gru",
+        units=256,
+        embedding_dim=64,
+        encoder="cnn",
+        backbone_weights=None,
+        conditioning="init_state",
+        image_size=64,
+        dropout=0.1,
+        vocab_size=5000,
+        max_len=30,
+        batch_size=64,
+        learning_rate=2e-3,
+        beam_width=3,
+        length_penalty=0.6,
+        seed=0,
+    ):
+        super().__init__()
+        self.cell = check_cell(cell, units)
+        self.units = check_positive_int("units", units)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.encoder = check_choice("encoder", encoder, ENCODERS)
+        if encoder in BACKBONES and backbone_weights is None:
+            raise ValueError(
+                f"Argument `backbone_weights` is required with encoder={encoder!r}: a local weights file "
+                "(rnnkit downloads nothing). Use encoder='cnn', or 'features' with your own vectors."
+            )
+        if backbone_weights is not None and not os.path.isfile(backbone_weights):
+            raise ValueError(f"Argument `backbone_weights`: no file at {str(backbone_weights)!r}.")
+        self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
+        self.conditioning = check_choice("conditioning", conditioning, CONDITIONING)
+        self.image_size = check_positive_int("image_size", image_size)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={dropout!r}")
+        self.dropout = float(dropout)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.max_len = check_positive_int("max_len", max_len)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.learning_rate = float(learning_rate)
+        self.beam_width = check_positive_int("beam_width", beam_width)
+        if (
+            isinstance(length_penalty, bool)
+            or not isinstance(length_penalty, (int, float))
+            or length_penalty < 0
+        ):
+            raise ValueError(
+                f"Argument `length_penalty` must be a float >= 0. Received: length_penalty={length_penalty!r}"
+            )
+        self.length_penalty = float(length_penalty)
+        self.seed = seed
+        self.vectorizer = None
+        self.words = None  # the caption vocabulary by id
+        self.feature_dim = None  # learned from the data with encoder="features"
+        self._generators = {}
+
+    # Inputs --------------------------------------------------------------------------------
+
+    def check_images(self, images, argument="images"):
+        """Images as uint8 `(n, size, size, 3)`, or features as float32 `(n, feature_dim)`.
+
+        Accepts an array `(n, height, width, 3)` (resized in memory when needed), a list of
+        encoded images (bytes) or of image files; with `encoder="features"`, an array
+        `(n, feature_dim)`.
+        """
+        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (bytes, str, os.PathLike)):
+            if self.encoder == "features":
+                raise ValueError(f"Argument `{argument}` must be feature vectors with encoder='features'.")
+            return np.stack([self._decode_one(item, i, argument) for i, item in enumerate(images)])
+        try:
+            array = np.asarray(images)
+        except ValueError as error:
+            raise ValueError(f"Argument `{argument}` must be an array of images: {error}") from None
+        if array.size == 0 or len(array) == 0:
+            raise ValueError(f"Argument `{argument}` is empty: at least one image is needed.")
+        if not np.issubdtype(array.dtype, np.number):
+            raise ValueError(f"Argument `{argument}` must hold numbers. Received dtype: {array.dtype}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"Argument `{argument}` holds NaN or infinite values.")
+        if self.encoder == "features":
+            if array.ndim != 2:
+                raise ValueError(
+                    f"Argument `{argument}` must be feature vectors (n, width) with encoder='features'. "
+                    f"Received shape: {array.shape}"
+                )
+            if self.feature_dim is not None and array.shape[1] != self.feature_dim:
+                raise ValueError(
+                    f"Argument `{argument}` has features of width {array.shape[1]}; the pipeline was "
+                    f"trained on width {self.feature_dim}."
+                )
+            return array.astype("float32")
+        if array.ndim != 4 or array.shape[-1] != 3:
+            raise ValueError(
+                f"Argument `{argument}` must be RGB images of shape (n, height, width, 3). "
+                f"Received shape: {array.shape}"
+            )
+        if array.shape[1:3] != (self.image_size, self.image_size):
+            resized = tf.image.resize(array.astype("float32"), [self.image_size] * 2, antialias=True)
+            array = np.clip(np.round(resized.numpy()), 0, 255)
+        return array.astype("uint8")
+
+    def _decode_one(self, item, index, argument):
+        if isinstance(item, bytes):
+            return decode_image(item, self.image_size, name=f"{argument}[{index}]", argument=argument)
+        path = os.fspath(item)
+        if not os.path.isfile(path):
+            raise ValueError(f"Argument `{argument}`: {argument}[{index}] names no file: {path!r}.")
+        with open(path, "rb") as file:
+            return decode_image(file.read(), self.image_size, name=f"file {path!r}", argument=argument)
+
+    def check_data(self, images, captions=None, argument="data"):
+        images = self.check_images(images, argument="images" if argument == "data" else argument)
+        if captions is None:
+            return images, None
+        if isinstance(captions, str) or not hasattr(captions, "__len__"):
+            raise ValueError(
+                "Argument `captions` must be a list with one caption (or a list of captions) per image."
+            )
+        captions = [[c] if isinstance(c, str) else c for c in list(captions)]
+        if len(captions) != len(images):
+            raise ValueError(
+                f"Arguments `images` and `captions` must have the same length: "
+                f"{len(images)} images, {len(captions)} captions."
+            )
+        for i, references in enumerate(captions):
+            check_texts(references, argument=f"captions[{i}]")
+        return images, [list(references) for references in captions]
+
+    # Preprocessing -------------------------------------------------------------------------
+
+    @staticmethod
+    def standardize(texts):
+        """Lower-cased captions with punctuation split off, as graph code."""
+        return split_punctuation(tf.strings.lower(texts, encoding="utf-8"))
+
+    def learn_preprocessing(self, train):
+        images, captions = train
+        if captions is None:
+            raise ValueError("Argument `captions` is required to fit.")
+        flat = [c for references in captions for c in references]
+        self._set_vocabulary(adapt_words(self.standardize(tf.constant(flat)), max(self.vocab_size - 4, 1)))
+        self.feature_dim = int(images.shape[1]) if self.encoder == "features" else None
+
+    def _set_vocabulary(self, words):
+        self.vectorizer = make_vectorizer(words, "caption_vectorizer", reserved=(START, END))
+        self.words = self.vectorizer.get_vocabulary()
+        self._generators = {}
+
+    def preprocessing_state(self):
+        return {"vocabulary": self.words[4:], "feature_dim": self.feature_dim}
+
+    def restore_preprocessing(self, state):
+        self._set_vocabulary(state["vocabulary"])
+        self.feature_dim = state["feature_dim"]
+
+    def make_dataset(self, data, training=False):
+        """Batches of `((images, target_in), target_out, weights)`, one row per (image, caption)."""
+        images, captions = data if isinstance(data, tuple) else (self.check_images(data), None)
+        if captions is None:
+            return tf.data.Dataset.from_tensor_slices(images).batch(self.batch_size)
+        index = [i for i, references in enumerate(captions) for _ in references]
+        flat = [c for references in captions for c in references]
+        dataset = tf.data.Dataset.from_tensor_slices((images[index], flat))
+        if training:
+            dataset = dataset.shuffle(len(flat), seed=self.seed, reshuffle_each_iteration=True)
+
+        def padded(image, caption):  # ragged rows cannot be unbatched into padded_batch
+            target_in, target_out = target_ids(self.vectorizer, self.standardize(caption), self.max_len)
+            return image, target_in.to_tensor(), target_out.to_tensor(), target_in.row_lengths()
+
+        def unpadded(image, target_in, target_out, length):
+            return image, target_in[:length], target_out[:length]
+
+        def model_ready(image, target_in, target_out):
+            return (image, target_in), target_out, tf.cast(tf.not_equal(target_out, 0), tf.float32)
+
+        dataset = dataset.batch(1024).map(padded).unbatch().map(unpadded)
+        if training:
+            dataset = batch_by_length(
+                dataset, self.batch_size, self.max_len, lambda i, t_in, t_out: tf.shape(t_in)[0]
+            )
+        else:
+            batches = -(-len(flat) // self.batch_size)  # unbatch() forgot the length; Keras wants it
+            dataset = dataset.padded_batch(self.batch_size).apply(
+                tf.data.experimental.assert_cardinality(batches)
+            )
+        return dataset.map(model_ready).prefetch(tf.data.AUTOTUNE)
+
+    # Model ---------------------------------------------------------------------------------
+
+    def build_model(self):
+        keras.utils.set_random_seed(self.seed)
+        model = Captioner(
+            vocab_size=len(self.words),
+            cell=self.new_cell(),
+            units=self.units,
+            embedding_dim=self.embedding_dim,
+            encoder=self.encoder,
+            image_size=self.image_size,
+            feature_dim=self.feature_dim,
+            conditioning=self.conditioning,
+            dropout=self.dropout,
+            name="captioner",
+        )
+        model.build()
+        if self.backbone_weights is not None:
+            model.encoder.load_weights(self.backbone_weights)
+        self._generators = {}
+        return compile_generator(model, self.learning_rate)
+
+    # Generation ----------------------------------------------------------------------------
+
+    def generate_graph(
+        self, images, method="greedy", beam_width=None, temperature=1.0, top_k=None, seed=None
+    ):
+        """Pixels (or features) `(batch, ...)` to captions `(batch,)`, as graph code."""
+        state = self.model.encode(images)
+        result = decode(
+            lambda tokens, state: self.model.decode_step(tokens, state),
+            state,
+            tf.shape(images)[0],
+            method,
+            self.max_len,
+            beam_width=beam_width or self.beam_width,
+            length_penalty=self.length_penalty,
+            **({"temperature": temperature, "top_k": top_k, "seed": seed} if method == "sample" else {}),
+        )
+        return tokens_to_text(self.words, result["tokens"], result["lengths"])
+
+    def _input_spec(self):
+        if self.encoder == "features":
+            return tf.TensorSpec([None, self.feature_dim], tf.float32, name="features")
+        return tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.uint8, name="images")
+
+    def _generator(self, *options):
+        if options not in self._generators:
+            self._generators[options] = tf.function(
+                lambda images: self.generate_graph(images, *options), input_signature=[self._input_spec()]
+            )
+        return self._generators[options]
+
+    def generate(
+        self, images_or_features, method="greedy", beam_width=None, temperature=1.0, top_k=None, seed=None
+    ):
+        """A caption for each image (or feature vector), as a string.
+
+        Args:
+            images_or_features: see `check_images`.
+            method: `"greedy"`, `"beam"` or `"sample"`.
+            beam_width: beams for `"beam"` (default: the pipeline's `beam_width`).
+            temperature, top_k, seed: of `"sample"` (a fixed `seed` repeats the same captions).
+        """
+        self._check_fitted("generate")
+        check_decoding(method, beam_width, temperature, top_k)
+        images = self.check_images(images_or_features)
+        generate = self._generator(method, beam_width, float(temperature), top_k, seed)
+        captions = []
+        for start in range(0, len(images), self.batch_size):
+            captions.extend(
+                c.decode("utf-8") for c in generate(images[start : start + self.batch_size]).numpy()
+            )
+        return captions
+
+    def evaluate(self, images, captions, method="greedy", beam_width=None):
+        """BLEU-1..4 (sacrebleu, lower-cased, over all references), exact match and token accuracy.
+
+        Returns `{"bleu_1".."bleu_4", "exact_match", "token_accuracy", "loss", "method", "captions"}`;
+        `exact_match` is the share of generated captions equal to one of their references
+        (after lower-casing and splitting punctuation).
+        """
+        self._check_fitted("evaluate")
+        images, references = self.check_data(images, captions, argument="images")
+        generated = self.generate(images, method=method, beam_width=beam_width)
+        widest = max(len(r) for r in references)
+        streams = [[r[k] if k < len(r) else None for r in references] for k in range(widest)]
+        metrics = {
+            f"bleu_{n}": BLEU(max_ngram_order=n, lowercase=True).corpus_score(generated, streams).score
+            for n in range(1, 5)
+        }
+        normal = lambda texts: [t.decode() for t in self.standardize(tf.constant(texts)).numpy()]  # noqa: E731
+        hits = [g in set(normal(r)) for g, r in zip(normal(generated), references, strict=True)]
+        scores = self.model.evaluate(self.make_dataset((images, references)), verbose=0, return_dict=True)
+        return {
+            **metrics,
+            "exact_match": float(np.mean(hits)),
+            "token_accuracy": float(scores["token_accuracy"]),
+            "loss": float(scores["loss"]),
+            "method": method,
+            "captions": generated,
+        }
+
+    def plots(self, images, captions=None, count=8):
+        if self.encoder == "features":
+            return {}
+        images = self.check_images(images)[:count]
+        generated = self.generate(images)
+        return {
+            "captions": caption_figure(
+                images, generated, None if captions is None else list(captions)[:count]
+            )
+        }
+
+    # Export --------------------------------------------------------------------------------
+
+    def serving_function(self):
+        if self.encoder == "features":
+            signature = [tf.TensorSpec([None, self.feature_dim], tf.float32, name="features")]
+            return (lambda features: self.generate_graph(features)), signature, [self.vectorizer]
+        signature = [tf.TensorSpec([None], tf.string, name="images")]
+        return (
+            (lambda data: self.generate_graph(decode_images(data, self.image_size))),
+            signature,
+            [self.vectorizer],
+        )
+
+    def extra_endpoints(self):
+        fn, signature, _ = self.serving_function()
+        if self.encoder == "features":
+            beam = lambda features: self.generate_graph(features, "beam")  # noqa: E731
+        else:
+            beam = lambda data: self.generate_graph(decode_images(data, self.image_size), "beam")  # noqa: E731
+        return {"generate": (fn, signature), "generate_beam": (beam, signature)}
+
+
+def caption_figure(images, generated, references=None):
+    """Images with their generated caption (and first reference) underneath."""
+    columns = min(4, len(images))
+    rows = -(-len(images) // columns)
+    figure = Figure(figsize=(3.2 * columns, 3.4 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images, strict=False)):
+        ax.imshow(image)
+        text = f"rnnkit: {generated[i]}"
+        if references is not None:
+            reference = references[i] if isinstance(references[i], str) else references[i][0]
+            text += f"\nreference: {reference}"
+        ax.set_title(text, fontsize=8, wrap=True)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,255 @@
+"""`CaptionPipeline` end to end on small generated scenes and on real COCO JPEGs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rnnkit.apps.captioning import Captioner, CaptionPipeline, generate_scenes, read_coco
+from rnnkit.apps.captioning.model import backbone
+from rnnkit.apps.cli import main
+from rnnkit.apps.generation import END_ID, START_ID
+
+COCO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco_mini_captions"
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return generate_scenes(240, image_size=SIZE, seed=5)
+
+
+@pytest.fixture(scope="module")
+def trained(scenes):
+    keras.utils.set_random_seed(0)
+    images, captions = scenes
+    pipeline = CaptionPipeline(units=16, embedding_dim=8, image_size=SIZE, batch_size=32, max_len=12)
+    pipeline.fit(
+        images[:200], captions[:200], validation_data=(images[200:], captions[200:]), epochs=2, verbose=0
+    )
+    return pipeline
+
+
+def test_batches_pair_every_reference_with_its_image(trained, scenes):
+    images, captions = scenes
+    references = [[c, c.replace("a ", "one ", 1)] for c in captions[:5]]  # two references each
+    batches = list(trained.make_dataset((images[:5], references)))
+    (pixels, target_in), target_out, weights = batches[0]
+    assert pixels.shape[0] == target_in.shape[0] == 10 and pixels.dtype == tf.uint8
+    assert np.all(target_in[:, 0] == START_ID)
+    lengths = weights.numpy().sum(axis=1).astype(int)
+    assert np.all(target_out.numpy()[np.arange(10), lengths - 1] == END_ID)
+    np.testing.assert_array_equal(pixels[0], pixels[1])  # both references of image 0
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_generate_each_method(trained, scenes, method):
+    images, _ = scenes
+    captions = trained.generate(images[:3], method=method, seed=1)
+    assert len(captions) == 3 and all(isinstance(c, str) and "[end]" not in c for c in captions)
+    if method == "sample":
+        assert trained.generate(images[:3], method="sample", seed=1) == captions  # seeded: repeatable
+    if method == "beam":
+        assert trained.generate(images[:3], method="beam", beam_width=1) == trained.generate(images[:3])
+
+
+def test_evaluate_reports_bleu_and_exact_match(trained, scenes):
+    images, captions = scenes
+    metrics = trained.evaluate(images[200:], captions[200:])
+    assert {f"bleu_{n}" for n in range(1, 5)} <= set(metrics)
+    assert metrics["bleu_1"] >= metrics["bleu_4"] >= 0 and 0 <= metrics["exact_match"] <= 1
+    hits = np.mean([g == c for g, c in zip(metrics["captions"], captions[200:], strict=True)])
+    assert metrics["exact_match"] == pytest.approx(hits)
+    assert set(trained.plots(images[:2], captions[:2])) == {"captions"}
+
+
+def test_images_of_another_size_bytes_and_files_are_accepted(trained, scenes, tmp_path):
+    images, _ = scenes
+    big = np.repeat(np.repeat(images[:2], 2, axis=1), 2, axis=2)  # 64 x 64: resized in memory
+    png = [tf.io.encode_png(image).numpy() for image in images[:2]]
+    (tmp_path / "a.png").write_bytes(png[0])
+    assert trained.check_images(big).shape == (2, SIZE, SIZE, 3)
+    np.testing.assert_array_equal(trained.check_images(png), images[:2])
+    np.testing.assert_array_equal(trained.check_images([str(tmp_path / "a.png")])[0], images[0])
+
+
+@pytest.mark.parametrize("conditioning", ["init_state", "every_step", "both"])
+def test_every_conditioning_and_features_encoder(conditioning, scenes):
+    images, captions = scenes
+    features = images[:40].reshape(40, -1)[:, :24].astype("float32") / 255.0
+    pipeline = CaptionPipeline(
+        encoder="features", conditioning=conditioning, units=8, embedding_dim=8, cell="lstm"
+    )
+    history = pipeline.fit(features, captions[:40], epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert len(pipeline.generate(features[:2], method="beam")) == 2
+    with pytest.raises(ValueError, match="width 23.*width 24"):
+        pipeline.generate(features[:2, :23])
+    model = pipeline.model
+    assert bool(model.bridges) == (conditioning != "every_step")
+    assert (model.step_features is not None) == (conditioning != "init_state")
+
+
+def test_backbone_loads_a_local_weights_file_only(tmp_path, scenes):
+    images, captions = scenes
+    weights = tmp_path / "mobilenet.weights.h5"
+    backbone("MobileNetV2", SIZE).save_weights(weights)  # stands in for a downloaded file
+    with pytest.raises(ValueError, match="backbone_weights"):
+        CaptionPipeline(encoder="MobileNetV2")
+    pipeline = CaptionPipeline(encoder="MobileNetV2", backbone_weights=weights, image_size=SIZE, units=8)
+    pipeline.fit(images[:16], captions[:16], epochs=1, verbose=0)
+    assert not pipeline.model.encoder.trainable
+    expected = backbone("MobileNetV2", SIZE)
+    expected.load_weights(weights)
+    for a, b in zip(pipeline.model.encoder.weights, expected.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # frozen: training kept them
+
+
+def test_save_load_generate_the_same(trained, scenes, tmp_path):
+    images, _ = scenes
+    trained.save(tmp_path / "pipeline")
+    loaded = CaptionPipeline.load(tmp_path / "pipeline")
+    assert isinstance(loaded.model, Captioner)
+    for method in ("greedy", "beam"):
+        assert loaded.generate(images[:4], method=method) == trained.generate(images[:4], method=method)
+
+
+RELOAD = """
+import json, sys
+sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on
+import tensorflow as tf
+root = sys.argv[1]
+model = tf.saved_model.load(root + "/export")  # keep a reference: it owns the variables
+images = [open(f"{root}/{i}.img", "rb").read() for i in range(int(sys.argv[2]))]
+out = {name: [c.decode() for c in getattr(model, name)(tf.constant(images)).numpy()]
+       for name in ("serve", "generate", "generate_beam")}
+try:
+    model.serve(tf.constant([images[0], b"not an image"]))
+    out["error"] = None
+except tf.errors.InvalidArgumentError as error:
+    out["error"] = error.message
+json.dump(out, open(root + "/served.json", "w"))
+"""
+
+
+def _export_and_serve(pipeline, encoded, root):
+    pipeline.export(root / "export")
+    for i, data in enumerate(encoded):
+        (root / f"{i}.img").write_bytes(data)
+    subprocess.run(
+        [sys.executable, "-c", RELOAD, str(root), str(len(encoded))],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads((root / "served.json").read_text())
+
+
+def test_export_captions_image_bytes_without_rnnkit(trained, scenes, tmp_path):
+    images, _ = scenes
+    rgba = np.concatenate([images[2], np.full((SIZE, SIZE, 1), 255, "uint8")], axis=-1)
+    gray = images[3].mean(axis=-1, keepdims=True).astype("uint8")
+    encoded = [
+        tf.io.encode_png(images[0]).numpy(),
+        tf.io.encode_png(images[1]).numpy(),
+        tf.io.encode_png(rgba).numpy(),
+        tf.io.encode_png(gray).numpy(),
+    ]
+    served = _export_and_serve(trained, encoded, tmp_path)
+    assert served["serve"] == served["generate"] == trained.generate(encoded)
+    assert served["generate_beam"] == trained.generate(encoded, method="beam")
+    assert "batch indices" in served["error"] and "[1]" in served["error"]
+
+
+@pytest.mark.skipif(not COCO.exists(), reason="../shared/data/coco_mini_captions is not on this machine")
+def test_real_coco_jpegs_train_generate_export(tmp_path):
+    images, captions, names = read_coco(
+        COCO / "captions_train2017_subset.json", COCO / "images", image_size=SIZE
+    )
+    pipeline = CaptionPipeline(units=16, embedding_dim=16, image_size=SIZE, max_len=20)
+    history = pipeline.fit(images, captions, epochs=2, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    files = [str(COCO / "images" / name) for name in names[:3]]
+    generated = pipeline.generate(files)  # real JPEG files, resized in memory
+    assert all(isinstance(c, str) for c in generated)
+    jpegs = [Path(f).read_bytes() for f in files]
+    served = _export_and_serve(pipeline, jpegs, tmp_path)
+    assert served["generate"] == pipeline.generate(jpegs) == generated
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda p, x, c: p.fit(x[:3], c[:2], epochs=1), "3 images, 2 captions"),
+        (lambda p, x, c: p.fit(x[:2], ["a dog", None], epochs=1), r"captions\[1\]"),
+        (lambda p, x, c: p.fit(x[:2, :, :, :2], c[:2], epochs=1), r"\(n, height, width, 3\)"),
+        (lambda p, x, c: p.fit(np.full((2, SIZE, SIZE, 3), np.nan), c[:2], epochs=1), "NaN"),
+        (lambda p, x, c: p.fit([b"junk", b"junk"], c[:2], epochs=1), r"images\[0\] is not a decodable"),
+        (lambda p, x, c: p.fit(["/no/such/file.jpg"], c[:1], epochs=1), "names no file"),
+        (lambda p, x, c: p.fit(x[:0], [], epochs=1), "empty"),
+        (lambda p, x, c: p.fit(x[:2], None, epochs=1), "captions"),
+        (lambda p, x, c: p.generate(x[:2]), "fit"),
+    ],
+)
+def test_bad_data_is_refused_before_training(scenes, call, match):
+    images, captions = scenes
+    with pytest.raises(ValueError, match=match):
+        call(CaptionPipeline(units=4, embedding_dim=4, image_size=SIZE), images, captions)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"conditioning": "input"}, "conditioning"),
+        ({"encoder": "vit"}, "encoder"),
+        ({"backbone_weights": "/no/such.h5", "encoder": "MobileNetV2"}, "backbone_weights"),
+        ({"cell": "cnn"}, "cell"),
+        ({"image_size": 0}, "image_size"),
+        ({"beam_width": 0}, "beam_width"),
+    ],
+)
+def test_bad_config_names_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CaptionPipeline(**kwargs)
+
+
+def test_bad_generate_arguments(trained, scenes):
+    images, _ = scenes
+    for kwargs, match in [
+        ({"method": "nucleus"}, "method"),
+        ({"method": "sample", "temperature": 0}, "temperature"),
+        ({"method": "sample", "top_k": 0}, "top_k"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            trained.generate(images[:1], **kwargs)
+
+
+def test_cli_train_evaluate_generate_export(tmp_path, capsys, scenes):
+    images, captions = scenes
+    folder = tmp_path / "images"
+    folder.mkdir()
+    records, annotations = [], []
+    for i in range(30):
+        (folder / f"{i}.png").write_bytes(tf.io.encode_png(images[i]).numpy())
+        records.append({"id": i, "file_name": f"{i}.png"})
+        annotations.append({"id": i, "image_id": i, "caption": captions[i]})
+    data = tmp_path / "captions.json"
+    data.write_text(json.dumps({"images": records, "annotations": annotations}))
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--quiet", "--image-size", str(SIZE)]
+    train = ["caption", "train", *common, "--data", str(data), "--images", str(folder), "--epochs", "1"]
+    assert main([*train, "--units", "8"]) == 0
+    assert "exact_match" in capsys.readouterr().out
+    assert (out / "saved_model" / "saved_model.pb").exists() and (out / "captions.png").exists()
+    assert main(["caption", "evaluate", *common, "--data", str(data), "--images", str(folder)]) == 0
+    assert main(["caption", "generate", *common, "--image", str(folder / "0.png"), "--method", "beam"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(str(folder / "0.png"))
+    assert main(["caption", "export", *common]) == 2  # refuses to overwrite
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["caption", "train", "--data", str(data), "--out", str(tmp_path / "x")]) == 2  # no --images
+    assert "--images" in capsys.readouterr().err
