@@ -1,11 +1,16 @@
 """`Recurrent`: `keras.layers.RNN` with the input projection taken out of the time loop."""
 
 import keras
-from keras import tree
+from keras import ops, tree
 
 from ._keras_compat import rnn
 
 __all__ = ["Recurrent"]
+
+_DYNAMIC = (
+    "Argument `bptt_steps` needs a static sequence length; the input's time axis is None. "
+    "Give keras.Input a fixed `shape=(steps, features)`."
+)
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -26,8 +31,15 @@ class Recurrent(keras.layers.RNN):
     A cell without the seam (a Keras cell, a list of cells) is stepped as
     `keras.layers.RNN` steps it.
 
-    Args: exactly those of `keras.layers.RNN`: `cell`, `return_sequences`,
-    `return_state`, `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`.
+    Truncated backpropagation through time: with `bptt_steps=k` the sequence is run in
+    chunks of `k` steps; the state crosses from one chunk to the next with its gradient
+    stopped, so the gradient of an output reaches back at most `k` steps (to the start
+    of its chunk). Each sequence starts from its initial state, so the state is reset
+    at sequence boundaries; the forward pass is unchanged. With `k >= T` it is full BPTT.
+
+    Args: those of `keras.layers.RNN` (`cell`, `return_sequences`, `return_state`,
+    `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`), and `bptt_steps`
+    (None for full BPTT, or a positive integer `k`; needs a static sequence length).
     Call arguments: `sequences` `(batch, time, features)`, `initial_state`, `mask`,
     `training`. Works with masking, stacking and `keras.layers.Bidirectional`.
 
@@ -39,16 +51,70 @@ class Recurrent(keras.layers.RNN):
     TensorShape([2, 5, 8])
     """
 
+    def __init__(self, cell, bptt_steps=None, **kwargs):
+        super().__init__(cell, **kwargs)
+        if bptt_steps is not None and (
+            isinstance(bptt_steps, bool) or not isinstance(bptt_steps, int) or bptt_steps <= 0
+        ):
+            raise ValueError(
+                f"Argument `bptt_steps` must be None or a positive integer. Received: {bptt_steps!r}"
+            )
+        self.bptt_steps = bptt_steps
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if self.bptt_steps is not None and sequences_shape[1] is None:
+            raise ValueError(_DYNAMIC)
+        super().build(sequences_shape, initial_state_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "bptt_steps": self.bptt_steps}
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        steps = sequences.shape[1]
+        if self.bptt_steps is None or (steps is not None and steps <= self.bptt_steps):
+            return self._loop(sequences, initial_state, mask, training, self.go_backwards)
+        if steps is None:
+            raise ValueError(_DYNAMIC)
+        if self.go_backwards:  # run the reversed sequence forwards, chunk by chunk
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        states, last, outputs = initial_state, None, []
+        for start in range(0, steps, self.bptt_steps):
+            chunk_mask = None if mask is None else mask[:, start : start + self.bptt_steps]
+            if start > 0:
+                states = tree.map_structure(ops.stop_gradient, states)  # the truncation
+            chunk_last, chunk_outputs, states = self._loop(
+                sequences[:, start : start + self.bptt_steps], states, chunk_mask, training, False
+            )
+            if last is not None and chunk_mask is not None:
+                # Keras carries the last output over masked steps; a chunk starts without it.
+                seen = ops.cumsum(ops.cast(chunk_mask, "int32"), axis=1) > 0
+                if self.return_sequences and not self.zero_output_for_mask:
+                    chunk_outputs = ops.where(
+                        seen[:, :, None], chunk_outputs, ops.stop_gradient(last)[:, None, :]
+                    )
+                chunk_last = ops.where(seen[:, -1:], chunk_last, last)
+            last = chunk_last
+            outputs.append(chunk_outputs)
+        return last, ops.concatenate(outputs, axis=1) if self.return_sequences else last, states
+
+    def _loop(self, sequences, initial_state, mask, training, go_backwards):
+        """The backend's time loop over `sequences`, projected first when the cell allows it."""
         project_inputs = getattr(self.cell, "project_inputs", None)
-        if project_inputs is None:
-            return super().inner_loop(sequences, initial_state, mask, training=training)
+        if project_inputs is None:  # no seam: step the cell as keras.layers.RNN does
+            kwargs = {"training": training} if getattr(self.cell, "_call_has_training_arg", False) else {}
+            projected = sequences
 
-        projected = project_inputs(sequences, training=training)  # (B, T, G units)
+            def step(x_t, states):
+                output, new_states = self.cell(x_t, states, **kwargs)
+                return output, new_states if tree.is_nested(new_states) else [new_states]
 
-        def step(projected_t, states):
-            output, new_states = self.cell.recurrent_step(projected_t, states, training=training)
-            return output, new_states if tree.is_nested(new_states) else [new_states]
+        else:
+            projected = project_inputs(sequences, training=training)  # (B, T, G units)
+
+            def step(projected_t, states):
+                output, new_states = self.cell.recurrent_step(projected_t, states, training=training)
+                return output, new_states if tree.is_nested(new_states) else [new_states]
 
         if not tree.is_nested(initial_state):
             initial_state = [initial_state]
@@ -56,7 +122,7 @@ class Recurrent(keras.layers.RNN):
             step,
             projected,
             initial_state,
-            go_backwards=self.go_backwards,
+            go_backwards=go_backwards,
             mask=mask,
             unroll=self.unroll,
             input_length=sequences.shape[1],
