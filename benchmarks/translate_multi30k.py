@@ -79,9 +79,12 @@ def train(args, train_set, val):
         verbose=2,
     )
     minutes = (time.perf_counter() - start) / 60
+    epochs = len(history.history["loss"])
     if args.save:
         pipeline.save(args.save, overwrite=True)
-    return pipeline, minutes, len(history.history["loss"])
+        summary = {"minutes": minutes, "epochs": epochs, "history": history.history}
+        (Path(args.save) / "training.json").write_text(json.dumps(summary, default=float))
+    return pipeline, minutes, epochs
 
 
 def run(args):
@@ -89,8 +92,10 @@ def run(args):
     val = read_parallel(args.data / "val.en", args.data / "val.de")
     if args.quick:
         train_set, val = train_set.iloc[:400], val.iloc[:40]
-    if args.evaluate_only:
-        pipeline, minutes, epochs = TranslationPipeline.load(args.evaluate_only), float("nan"), 0
+    if args.evaluate_only:  # a pipeline saved by an earlier run with --save, and its training summary
+        pipeline = TranslationPipeline.load(args.evaluate_only)
+        summary = json.loads((Path(args.evaluate_only) / "training.json").read_text())
+        minutes, epochs = summary["minutes"], summary["epochs"]
     else:
         pipeline, minutes, epochs = train(args, train_set, val)
     rows = {}
