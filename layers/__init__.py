@@ -5,7 +5,7 @@ Every cell splits a step at the kernel/recurrent seam (`RecurrentCell`), works i
 one matrix product before the time loop.
 """
 
-from . import decoding, initializers
+from . import decoding, diagnostics, initializers
 from .attention import AttentionCell
 from .echo_state_cell import EchoStateCell
 from .gru_cell import GRUCell
@@ -30,6 +30,7 @@ __all__ = [
     "SimpleRNNCell",
     "SpectralRadius",
     "decoding",
+    "diagnostics",
     "get_cell",
     "initializers",
 ]
