@@ -21,7 +21,12 @@ def _demo(args, verbose):
     from .demo import run_demo
 
     return run_demo(
-        out=args.out, cell=args.cell, epochs=args.epochs, overwrite=args.overwrite, verbose=verbose
+        out=args.out,
+        cell=args.cell,
+        epochs=args.epochs,
+        overwrite=args.overwrite,
+        verbose=verbose,
+        quick=args.quick,
     )
 
 
@@ -63,6 +68,9 @@ def build_parser():
     demo.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
     demo.add_argument("--overwrite", action="store_true", help="replace existing results in --out")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument(
+        "--quick", action="store_true", help="a smoke run on small data sets (checks an install)"
+    )
     demo.set_defaults(run=_demo)
 
     from .sentiment.cli import add_arguments

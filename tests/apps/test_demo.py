@@ -36,7 +36,7 @@ def test_demo_learns_exports_and_reloads(tmp_path):
 
 
 def test_cli_demo_runs_every_pipeline_and_refuses_to_overwrite(tmp_path, capsys):
-    args = ["demo", "--cell", "esn", "--epochs", "1", "--out", str(tmp_path), "--quiet"]
+    args = ["demo", "--cell", "esn", "--epochs", "1", "--out", str(tmp_path), "--quiet", "--quick"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "adding problem, esn cell: test MSE" in out and "tweet sentiment, esn cell" in out
