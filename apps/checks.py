@@ -1,11 +1,20 @@
 """Validation of raw pipeline inputs: a clear `ValueError` naming the argument, before training."""
 
 import numbers
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["check_cell", "check_choice", "check_positive_int", "check_texts"]
+__all__ = [
+    "check_cell",
+    "check_choice",
+    "check_dropout",
+    "check_non_negative",
+    "check_positive_int",
+    "check_texts",
+    "read_utf8",
+]
 
 
 def check_texts(texts, argument="texts"):
@@ -55,3 +64,32 @@ def check_cell(cell, units):
     else:
         get_cell(cell, units)  # any object honouring the Keras cell contract, else ValueError
     return cell
+
+
+def check_dropout(name, value):
+    """A float in [0, 1): a fraction of units dropped."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"Argument `{name}` must be a float in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def check_non_negative(name, value):
+    """A float >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"Argument `{name}` must be a float >= 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def read_utf8(path, argument):
+    """`(path, text)` of a UTF-8 file, or a ValueError naming `argument`, the file and the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"Argument `{argument}`: no such file {str(path)!r}.")
+    raw = path.read_bytes()
+    try:
+        return path, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"Argument `{argument}`: {str(path)!r} is not UTF-8 text (line {line}, byte {error.start})."
+        ) from None

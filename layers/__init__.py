@@ -5,7 +5,7 @@ Every cell splits a step at the kernel/recurrent seam (`RecurrentCell`), works i
 one matrix product before the time loop.
 """
 
-from . import decoding, diagnostics, initializers
+from . import decoding, diagnostics, initializers, reservoir
 from .attention import AttentionCell
 from .echo_state_cell import EchoStateCell
 from .gru_cell import GRUCell
@@ -33,4 +33,5 @@ __all__ = [
     "diagnostics",
     "get_cell",
     "initializers",
+    "reservoir",
 ]

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ..checks import read_utf8
+
 __all__ = [
     "COLOURS",
     "NOISE",
@@ -274,21 +276,6 @@ def _check_folder(folder):
     return path
 
 
-def _read_text(path, argument):
-    """The UTF-8 text of `path`, or a ValueError naming `argument` and the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Argument `{argument}`: no such file {str(path)!r}.")
-    raw = path.read_bytes()
-    try:
-        return path, raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise ValueError(
-            f"Argument `{argument}`: {str(path)!r} is not UTF-8 text (line {line}, byte {error.start})."
-        ) from None
-
-
 def _load(folder, file_names, image_size):
     images = np.empty((len(file_names), image_size, image_size, 3), dtype=np.uint8)
     for i, file_name in enumerate(file_names):
@@ -323,7 +310,7 @@ def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
     """
     _check_missing(missing)
     _check_image_size(image_size)
-    path, text = _read_text(captions_json, "captions_json")
+    path, text = read_utf8(captions_json, "captions_json")
     folder = _check_folder(image_folder)
     # 1. parse and check the structure
     try:
@@ -404,7 +391,7 @@ def read_flickr8k(token_file, image_folder, image_size=64, missing="warn"):
     """
     _check_missing(missing)
     _check_image_size(image_size)
-    path, text = _read_text(token_file, "token_file")
+    path, text = read_utf8(token_file, "token_file")
     folder = _check_folder(image_folder)
     # 1. parse: NAME#K<TAB>CAPTION
     captions = {}

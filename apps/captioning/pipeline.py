@@ -9,7 +9,14 @@ from matplotlib.figure import Figure
 from sacrebleu.metrics import BLEU
 
 from ..base import Pipeline
-from ..checks import check_cell, check_choice, check_positive_int, check_texts
+from ..checks import (
+    check_cell,
+    check_choice,
+    check_dropout,
+    check_non_negative,
+    check_positive_int,
+    check_texts,
+)
 from ..generation import (
     END,
     START,
@@ -124,23 +131,13 @@ class CaptionPipeline(Pipeline):
         self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
         self.conditioning = check_choice("conditioning", conditioning, CONDITIONING)
         self.image_size = check_positive_int("image_size", image_size)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = check_dropout("dropout", dropout)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.max_len = check_positive_int("max_len", max_len)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.learning_rate = float(learning_rate)
         self.beam_width = check_positive_int("beam_width", beam_width)
-        if (
-            isinstance(length_penalty, bool)
-            or not isinstance(length_penalty, (int, float))
-            or length_penalty < 0
-        ):
-            raise ValueError(
-                f"Argument `length_penalty` must be a float >= 0. Received: length_penalty={length_penalty!r}"
-            )
-        self.length_penalty = float(length_penalty)
+        self.length_penalty = check_non_negative("length_penalty", length_penalty)
         self.seed = seed
         self.vectorizer = None
         self.words = None  # the caption vocabulary by id

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["generate_series", "read_series"]
+__all__ = ["generate_mackey_glass", "generate_series", "read_series"]
 
 
 def generate_series(n=2400, freq="h", seed=0):
@@ -35,6 +35,32 @@ def generate_series(n=2400, freq="h", seed=0):
     load = 50 + 0.004 * t + seasons + 0.6 * (temperature[:n] - 15) + noise  # temperature[:n] is t - 3
     index = pd.date_range("2024-01-01", periods=n, freq=freq)
     return pd.DataFrame({"load": load, "temperature": temperature[3:]}, index=index)
+
+
+def generate_mackey_glass(n=3000, tau=17, beta=0.2, gamma=0.1, power=10, step=0.1, seed=0):
+    """The Mackey-Glass delay equation, sampled once per time unit: a chaotic benchmark series.
+
+        dx/dt = beta x(t - tau) / (1 + x(t - tau)^power) - gamma x(t)
+
+    integrated with Euler steps of `step` from a seeded random history; tau = 17 gives
+    the classic mildly chaotic regime. Returns a float array of shape `(n,)`.
+
+    Example:
+
+    >>> x = generate_mackey_glass(500)
+    >>> x.shape, bool(0.2 < x.min() < x.max() < 1.5)
+    ((500,), True)
+    """
+    per_unit = int(round(1 / step))
+    lag = int(round(tau / step))
+    warmup = 1000 * per_unit  # let the start's transient die out
+    total = warmup + n * per_unit
+    x = np.empty(lag + total)
+    x[: lag + 1] = 1.2 + 0.1 * np.random.default_rng(seed).uniform(-1, 1, lag + 1)  # the history
+    for i in range(lag, lag + total - 1):
+        delayed = x[i - lag]
+        x[i + 1] = x[i] + step * (beta * delayed / (1 + delayed**power) - gamma * x[i])
+    return x[lag + warmup :: per_unit][:n]
 
 
 def read_series(path):

@@ -20,7 +20,13 @@ from sklearn.utils.class_weight import compute_class_weight
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
-from ..checks import check_cell, check_choice, check_positive_int, check_texts
+from ..checks import (
+    check_cell,
+    check_choice,
+    check_dropout,
+    check_positive_int,
+    check_texts,
+)
 from ..text import PADDING, normalize_tweets, pad_or_truncate
 
 __all__ = ["SentimentPipeline"]
@@ -89,9 +95,7 @@ class SentimentPipeline(Pipeline):
         self.max_len = check_positive_int("max_len", max_len)
         self.padding = check_choice("padding", padding, PADDING)
         self.truncating = check_choice("truncating", truncating, PADDING)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = check_dropout("dropout", dropout)
         self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.learning_rate = float(learning_rate)

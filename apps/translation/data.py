@@ -2,10 +2,11 @@
 
 import csv
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..checks import read_utf8
 
 __all__ = [
     "ADJECTIVES",
@@ -222,21 +223,6 @@ def load_default(n=4000, seed=0, val_fraction=0.1, test_fraction=0.1):
     return tuple(split.reset_index(drop=True) for split in splits)
 
 
-def _read_text(path, argument):
-    """The UTF-8 text of `path`, or a ValueError naming `argument`, the file and the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Argument `{argument}`: no such file {str(path)!r}.")
-    raw = path.read_bytes()
-    try:
-        return path, raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise ValueError(
-            f"Argument `{argument}`: {str(path)!r} is not UTF-8 text (line {line}, byte {error.start})."
-        ) from None
-
-
 def read_pairs(path, source_col=0, target_col=1):
     """Sentence pairs from a tab-separated file in the Tatoeba / Anki format (pandas).
 
@@ -251,7 +237,7 @@ def read_pairs(path, source_col=0, target_col=1):
             raise ValueError(f"Argument `{name}` must be a non-negative integer. Received: {name}={value!r}")
     if source_col == target_col:
         raise ValueError(f"Arguments `source_col` and `target_col` must differ. Received: both {source_col}")
-    path, text = _read_text(path, "path")
+    path, text = read_utf8(path, "path")
     if not text.strip():
         raise ValueError(f"Argument `path`: {str(path)!r} is empty (expected source<TAB>target lines).")
     # 1. check the columns line by line, so the error can name the line
@@ -283,7 +269,7 @@ def read_pairs(path, source_col=0, target_col=1):
 
 def _read_lines(path, argument):
     """Lines of `path`, empty ones kept; a final newline does not start an extra line."""
-    path, text = _read_text(path, argument)
+    path, text = read_utf8(path, argument)
     # split on "\n" only: str.splitlines would also split on separators inside sentences
     lines = text.split("\n")
     if lines[-1] == "":

@@ -11,7 +11,14 @@ from matplotlib.figure import Figure
 from rnnkit.layers.attention import SCORES
 
 from ..base import Pipeline
-from ..checks import check_cell, check_choice, check_positive_int, check_texts
+from ..checks import (
+    check_cell,
+    check_choice,
+    check_dropout,
+    check_non_negative,
+    check_positive_int,
+    check_texts,
+)
 from ..generation import (
     END,
     START,
@@ -98,9 +105,7 @@ class TranslationPipeline(Pipeline):
         self.layers = check_positive_int("layers", layers)
         self.bidirectional = bool(bidirectional)
         self.attention = check_choice("attention", attention, [*SCORES, None])
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = check_dropout("dropout", dropout)
         self.source_vocab_size = check_positive_int("source_vocab_size", source_vocab_size)
         self.target_vocab_size = check_positive_int("target_vocab_size", target_vocab_size)
         self.max_source_len = check_positive_int("max_source_len", max_source_len)
@@ -109,15 +114,7 @@ class TranslationPipeline(Pipeline):
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.learning_rate = float(learning_rate)
         self.beam_width = check_positive_int("beam_width", beam_width)
-        if (
-            isinstance(length_penalty, bool)
-            or not isinstance(length_penalty, (int, float))
-            or length_penalty < 0
-        ):
-            raise ValueError(
-                f"Argument `length_penalty` must be a float >= 0. Received: length_penalty={length_penalty!r}"
-            )
-        self.length_penalty = float(length_penalty)
+        self.length_penalty = check_non_negative("length_penalty", length_penalty)
         self.seed = seed
         self.source_vectorizer = None
         self.target_vectorizer = None

@@ -21,7 +21,7 @@ SENTENCES = ["the small dog sees a cat .", "two old birds eat the red apple near
 @pytest.fixture(scope="module")
 def trained():
     keras.utils.set_random_seed(0)
-    train, validation, test = load_default(n=700, seed=3)
+    train, validation, test = load_default(n=450, seed=3)
     pipeline = TranslationPipeline(units=24, embedding_dim=16, batch_size=32, beam_width=3, max_target_len=24)
     pipeline.fit(
         train.source,
