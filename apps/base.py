@@ -26,7 +26,7 @@ import keras
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rnnkit.layers import get_cell
+from rnnkit.layers import clone_cell, get_cell
 
 from .export import check_writable, write_atomically
 
@@ -102,7 +102,7 @@ class Pipeline:
         """A fresh cell for one recurrent layer: `get_cell(self.cell, self.units, ...)` or a copy."""
         if isinstance(self.cell, str):
             return get_cell(self.cell, self.units, seed=self.seed, **kwargs)
-        return type(self.cell).from_config(self.cell.get_config())
+        return clone_cell(self.cell)
 
     def fit_options(self, train):
         """Extra keyword arguments of `model.fit` (e.g. `class_weight`)."""

@@ -14,7 +14,7 @@ from .leaky_rnn_cell import LeakyRNNCell
 from .lstm_cell import LSTMCell
 from .recurrent import Recurrent
 from .recurrent_cell import RecurrentCell
-from .registry import CELLS, get_cell
+from .registry import CELLS, clone_cell, get_cell
 from .simple_rnn_cell import SimpleRNNCell
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "decoding",
     "diagnostics",
     "get_cell",
+    "clone_cell",
     "initializers",
     "reservoir",
 ]

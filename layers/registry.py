@@ -6,7 +6,7 @@ from .leaky_rnn_cell import LeakyRNNCell
 from .lstm_cell import LSTMCell
 from .simple_rnn_cell import SimpleRNNCell
 
-__all__ = ["CELLS", "get_cell"]
+__all__ = ["CELLS", "clone_cell", "get_cell"]
 
 CELLS = {
     "rnn": SimpleRNNCell,
@@ -44,3 +44,15 @@ def get_cell(name, units, **kwargs):
     if key not in CELLS:
         raise ValueError(f"Argument `cell`: unknown cell name {name!r}; expected one of {sorted(CELLS)}.")
     return CELLS[key](units, **kwargs)
+
+
+def clone_cell(cell):
+    """A fresh, unbuilt cell with `cell`'s configuration (one per layer or direction).
+
+    Example:
+
+    >>> twin = clone_cell(get_cell("lstm", 8, dropout=0.1))
+    >>> type(twin).__name__, twin.units, twin.dropout
+    ('LSTMCell', 8, 0.1)
+    """
+    return type(cell).from_config(cell.get_config())

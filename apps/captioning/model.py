@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from rnnkit.layers import Recurrent
+from rnnkit.layers import Recurrent, clone_cell
 
 __all__ = ["BACKBONES", "CONDITIONING", "Captioner", "backbone"]
 
@@ -26,10 +26,6 @@ def backbone(name, image_size):
     )
     model.trainable = False  # a feature extractor: its (locally loaded) weights stay as they are
     return model
-
-
-def _copy(cell):
-    return type(cell).from_config(cell.get_config())
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -120,7 +116,7 @@ class Captioner(keras.Model):
         )
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout)
-        self.decoder_cell = _copy(cell)
+        self.decoder_cell = clone_cell(cell)
         self.decoder = Recurrent(self.decoder_cell, return_sequences=True, name="decoder")
         self.output_dropout = keras.layers.Dropout(dropout)
         self.logits = keras.layers.Dense(vocab_size, name="logits")

@@ -3,14 +3,10 @@
 import keras
 from keras import ops
 
-from rnnkit.layers import Recurrent
+from rnnkit.layers import Recurrent, clone_cell
 from rnnkit.layers.attention import AttentionCell
 
 __all__ = ["Seq2Seq"]
-
-
-def _copy(cell):
-    return type(cell).from_config(cell.get_config())
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -74,7 +70,9 @@ class Seq2Seq(keras.Model):
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.encoder = []
         for i in range(layers):
-            recurrent = Recurrent(_copy(cell), return_sequences=True, return_state=True, name=f"encoder_{i}")
+            recurrent = Recurrent(
+                clone_cell(cell), return_sequences=True, return_state=True, name=f"encoder_{i}"
+            )
             self.encoder.append(
                 keras.layers.Bidirectional(recurrent, name=f"bidirectional_encoder_{i}")
                 if bidirectional
@@ -85,7 +83,7 @@ class Seq2Seq(keras.Model):
             keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}") for i in range(len(state_size))
         ]
         memory_dim = units * (2 if bidirectional else 1)
-        decoder_cell = _copy(cell)
+        decoder_cell = clone_cell(cell)
         if attention is not None:
             decoder_cell = AttentionCell(decoder_cell, memory_dim=memory_dim, score=attention)
         self.decoder_cell = decoder_cell
