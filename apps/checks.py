@@ -12,6 +12,7 @@ __all__ = [
     "check_dropout",
     "check_non_negative",
     "check_positive_int",
+    "check_split_fractions",
     "check_texts",
     "read_utf8",
 ]
@@ -78,6 +79,18 @@ def check_non_negative(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
         raise ValueError(f"Argument `{name}` must be a float >= 0. Received: {name}={value!r}")
     return float(value)
+
+
+def check_split_fractions(val_fraction, test_fraction):
+    """Validation and test shares of a data set: each in [0, 1), together below 1."""
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+            raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(
+            "Arguments `val_fraction` and `test_fraction` must sum to less than 1. "
+            f"Received: val_fraction={val_fraction!r}, test_fraction={test_fraction!r}"
+        )
 
 
 def read_utf8(path, argument):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..checks import read_utf8
+from ..checks import check_split_fractions, read_utf8
 
 __all__ = [
     "COLOURS",
@@ -175,14 +175,7 @@ def load_default(n=3000, image_size=64, seed=0, val_fraction=0.1, test_fraction=
     The scenes are split in order: the last `round(n * test_fraction)` for test, the
     `round(n * val_fraction)` before them for validation, the others for training.
     """
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
-    if val_fraction + test_fraction >= 1:
-        raise ValueError(
-            "Arguments `val_fraction` and `test_fraction` must sum to less than 1. "
-            f"Received: val_fraction={val_fraction!r}, test_fraction={test_fraction!r}"
-        )
+    check_split_fractions(val_fraction, test_fraction)
     images, captions = generate_scenes(n, image_size=image_size, seed=seed)
     n_val, n_test = round(n * val_fraction), round(n * test_fraction)
     bounds = (0, n - n_val - n_test, n - n_test, n)

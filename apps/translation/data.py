@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from ..checks import read_utf8
+from ..checks import check_split_fractions, read_utf8
 
 __all__ = [
     "ADJECTIVES",
@@ -208,14 +208,7 @@ def load_default(n=4000, seed=0, val_fraction=0.1, test_fraction=0.1):
     `round(n * val_fraction)` for validation, `round(n * test_fraction)` for test, the
     others for training. No sentence appears in two splits.
     """
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
-    if val_fraction + test_fraction >= 1:
-        raise ValueError(
-            "Arguments `val_fraction` and `test_fraction` must sum to less than 1. "
-            f"Received: val_fraction={val_fraction!r}, test_fraction={test_fraction!r}"
-        )
+    check_split_fractions(val_fraction, test_fraction)
     frame = generate_pairs(n, seed=seed).drop_duplicates("source").reset_index(drop=True)
     n_val, n_test = round(len(frame) * val_fraction), round(len(frame) * test_fraction)
     n_train = len(frame) - n_val - n_test
