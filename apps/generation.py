@@ -23,6 +23,7 @@ __all__ = [
     "START_ID",
     "adapt_words",
     "batch_by_length",
+    "ragged_examples",
     "check_decoding",
     "compile_generator",
     "decode",
@@ -94,6 +95,32 @@ def target_ids(vectorizer, texts, max_len):
     target_in = tf.concat([tf.fill([rows, 1], START_ID), ids], axis=1)
     target_out = tf.concat([ids, tf.fill([rows, 1], END_ID)], axis=1)
     return target_in, target_out
+
+
+def ragged_examples(dataset, ragged):
+    """Per-example tensors from `ragged(*batch)`, a tuple of ragged `(batch, None)` tensors
+    (dense tensors, such as images, pass through).
+
+    The function runs on chunks of 1024 elements (vectorising one text at a time is slow);
+    ragged rows cannot be unbatched into `padded_batch`, so each chunk is padded with its
+    row lengths, unbatched, and every row cut back to its length.
+    """
+
+    def padded(*batch):
+        rows = ragged(*batch)
+        dense = tuple(r.to_tensor() if isinstance(r, tf.RaggedTensor) else r for r in rows)
+        lengths = tuple(
+            r.row_lengths()
+            if isinstance(r, tf.RaggedTensor)
+            else tf.fill([tf.shape(r)[0]], tf.shape(r, tf.int64)[1])
+            for r in rows
+        )
+        return dense, lengths
+
+    def unpadded(rows, lengths):
+        return tuple(row[:length] for row, length in zip(rows, lengths, strict=True))
+
+    return dataset.batch(1024).map(padded).unbatch().map(unpadded)
 
 
 def batch_by_length(dataset, batch_size, max_len, length):

@@ -26,6 +26,7 @@ from ..generation import (
     compile_generator,
     decode,
     make_vectorizer,
+    ragged_examples,
     split_punctuation,
     target_ids,
     tokens_to_text,
@@ -254,17 +255,13 @@ class CaptionPipeline(Pipeline):
         if training:
             dataset = dataset.shuffle(len(flat), seed=self.seed, reshuffle_each_iteration=True)
 
-        def padded(image, caption):  # ragged rows cannot be unbatched into padded_batch
-            target_in, target_out = target_ids(self.vectorizer, self.standardize(caption), self.max_len)
-            return image, target_in.to_tensor(), target_out.to_tensor(), target_in.row_lengths()
-
-        def unpadded(image, target_in, target_out, length):
-            return image, target_in[:length], target_out[:length]
+        def ids(image, caption):
+            return (image, *target_ids(self.vectorizer, self.standardize(caption), self.max_len))
 
         def model_ready(image, target_in, target_out):
             return (image, target_in), target_out, tf.cast(tf.not_equal(target_out, 0), tf.float32)
 
-        dataset = dataset.batch(1024).map(padded).unbatch().map(unpadded)
+        dataset = ragged_examples(dataset, ids)
         if training:
             dataset = batch_by_length(
                 dataset, self.batch_size, self.max_len, lambda i, t_in, t_out: tf.shape(t_in)[0]

@@ -23,10 +23,12 @@ from ..generation import (
     END,
     START,
     adapt_words,
+    batch_by_length,
     check_decoding,
     compile_generator,
     decode,
     make_vectorizer,
+    ragged_examples,
     split_punctuation,
     target_ids,
     tokens_to_text,
@@ -218,20 +220,11 @@ class TranslationPipeline(Pipeline):
             return (source, target_in), target_out, weights
 
         if training:
-            boundaries = [b for b in (8, 10, 12, 14, 16, 20, 25, 30, 40) if b < self.max_target_len]
-
-            def padded(source, target):  # ragged rows cannot be unbatched into padded_batch
-                rows = ids(source, target)
-                return (*(r.to_tensor() for r in rows), *(r.row_lengths() for r in rows))
-
-            def unpadded(source, target_in, target_out, n_source, n_in, n_out):
-                return source[:n_source], target_in[:n_in], target_out[:n_out]
-
-            dataset = dataset.batch(1024).map(padded).unbatch().map(unpadded)
-            dataset = dataset.bucket_by_sequence_length(
+            dataset = batch_by_length(
+                ragged_examples(dataset, ids),
+                self.batch_size,
+                self.max_target_len,
                 lambda source, target_in, target_out: tf.shape(target_in)[0],
-                bucket_boundaries=boundaries,
-                bucket_batch_sizes=[self.batch_size] * (len(boundaries) + 1),
             )
         else:
             dense = lambda *ragged: tuple(r.to_tensor() for r in ragged)  # noqa: E731
