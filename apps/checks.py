@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "check_bptt_steps",
     "check_cell",
     "check_choice",
     "check_dropout",
@@ -65,6 +66,22 @@ def check_cell(cell, units):
     else:
         get_cell(cell, units)  # any object honouring the Keras cell contract, else ValueError
     return cell
+
+
+def check_bptt_steps(bptt_steps, steps, steps_name):
+    """None (full BPTT) or a chunk length in `[1, steps]` for `Recurrent(bptt_steps=)`."""
+    if bptt_steps is None:
+        return None
+    if (
+        isinstance(bptt_steps, bool)
+        or not isinstance(bptt_steps, numbers.Integral)
+        or not 0 < bptt_steps <= steps
+    ):
+        raise ValueError(
+            f"Argument `bptt_steps` must be None (full BPTT) or an integer in [1, {steps_name}={steps}]. "
+            f"Received: bptt_steps={bptt_steps!r}"
+        )
+    return int(bptt_steps)
 
 
 def check_dropout(name, value):

@@ -64,6 +64,7 @@ class Recurrent(keras.layers.RNN):
     def build(self, sequences_shape, initial_state_shape=None):
         if self.bptt_steps is not None and sequences_shape[1] is None:
             raise ValueError(_DYNAMIC)
+        self._steps = sequences_shape[1]  # a dataset may later feed batches of unknown length
         super().build(sequences_shape, initial_state_shape)
 
     def get_config(self):
@@ -73,8 +74,12 @@ class Recurrent(keras.layers.RNN):
         steps = sequences.shape[1]
         if self.bptt_steps is None or (steps is not None and steps <= self.bptt_steps):
             return self._loop(sequences, initial_state, mask, training, self.go_backwards)
-        if steps is None:
-            raise ValueError(_DYNAMIC)
+        if steps is None:  # the length the layer was built for (keras.Input) is the static one
+            steps = getattr(self, "_steps", None)
+            if steps is None:
+                raise ValueError(_DYNAMIC)
+            sequences = ops.reshape(sequences, (-1, steps, sequences.shape[-1]))
+            mask = None if mask is None else ops.reshape(mask, (-1, steps))
         if self.go_backwards:  # run the reversed sequence forwards, chunk by chunk
             sequences = ops.flip(sequences, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)

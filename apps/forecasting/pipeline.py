@@ -11,7 +11,7 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
-from ..checks import check_cell, check_choice, check_positive_int
+from ..checks import check_bptt_steps, check_cell, check_choice, check_positive_int
 from . import metrics as forecast_metrics
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
@@ -58,11 +58,12 @@ class FeedBack(keras.layers.Layer):
     `h_0 .. h_{horizon-1}` (targets, times quantiles), shape `(batch, horizon, outputs)`.
     """
 
-    def __init__(self, cell, horizon, features, outputs, **kwargs):
+    def __init__(self, cell, horizon, features, outputs, bptt_steps=None, **kwargs):
         super().__init__(**kwargs)
         self.cell = cell
         self.horizon, self.features, self.outputs = int(horizon), int(features), int(outputs)
-        self.warmup = Recurrent(cell, return_state=True)
+        self.bptt_steps = bptt_steps
+        self.warmup = Recurrent(cell, return_state=True, bptt_steps=bptt_steps)
         self.next_features = keras.layers.Dense(self.features, name="next_features")
         self.head = keras.layers.Dense(self.outputs, name="head")
 
@@ -90,6 +91,7 @@ class FeedBack(keras.layers.Layer):
             "horizon": self.horizon,
             "features": self.features,
             "outputs": self.outputs,
+            "bptt_steps": self.bptt_steps,
         }
         return {**super().get_config(), **config}
 
@@ -137,6 +139,8 @@ class ForecastPipeline(Pipeline):
         covariates: past covariates, columns read but not forecast; default every other
             numeric column (`[]` for none).
         lookback: steps of history the model reads (default 48).
+        bptt_steps: None for full backpropagation through time, or `k` in `[1, lookback]`
+            for truncated BPTT over the history in chunks of `k` steps.
         horizon: steps forecast (default 12).
         time_col: name of the time column when the index is not a DatetimeIndex.
         fill: None (reject gaps and NaN), "interpolate", "ffill" or "zero".
@@ -157,6 +161,7 @@ class ForecastPipeline(Pipeline):
         target=None,
         covariates=None,
         lookback=48,
+        bptt_steps=None,
         horizon=12,
         time_col=None,
         fill=None,
@@ -176,6 +181,7 @@ class ForecastPipeline(Pipeline):
         self.target = target
         self.covariates = covariates
         self.lookback = check_positive_int("lookback", lookback)
+        self.bptt_steps = check_bptt_steps(bptt_steps, self.lookback, "lookback")
         self.horizon = check_positive_int("horizon", horizon)
         self.time_col = time_col
         self.fill = check_choice("fill", fill, [None, *FILL])
@@ -289,13 +295,19 @@ class ForecastPipeline(Pipeline):
         inputs = keras.Input((self.lookback, n_features), name="history")
         h = inputs
         for _ in range(self.layers - 1):
-            h = Recurrent(self.new_cell(), return_sequences=True)(h)
+            h = Recurrent(self.new_cell(), return_sequences=True, bptt_steps=self.bptt_steps)(h)
         if self.strategy == "direct":
-            h = Recurrent(self.new_cell())(h)
+            h = Recurrent(self.new_cell(), bptt_steps=self.bptt_steps)(h)
             h = keras.layers.Dropout(self.dropout)(h)
             outputs = keras.layers.Dense(self.horizon * n_targets * n_quantiles, name="head")(h)
         else:
-            outputs = FeedBack(self.new_cell(), self.horizon, h.shape[-1], n_targets * n_quantiles)(h)
+            outputs = FeedBack(
+                self.new_cell(),
+                self.horizon,
+                h.shape[-1],
+                n_targets * n_quantiles,
+                bptt_steps=self.bptt_steps,
+            )(h)
         shape = (self.horizon, n_targets, n_quantiles) if self.quantiles else (self.horizon, n_targets)
         outputs = keras.layers.Reshape(shape, name="deltas")(outputs)
         outputs = FromLastValue(n_targets, name="forecast")(inputs, outputs)

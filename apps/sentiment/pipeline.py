@@ -21,6 +21,7 @@ from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
 from ..checks import (
+    check_bptt_steps,
     check_cell,
     check_choice,
     check_dropout,
@@ -51,6 +52,8 @@ class SentimentPipeline(Pipeline):
         max_len: tokens per tweet after padding or truncation (default 40).
         padding: `"pre"` or `"post"`: where short tweets get their zeros (default "pre").
         truncating: `"pre"` or `"post"`: which end long tweets lose (default "post").
+        bptt_steps: None for full backpropagation through time, or `k` in `[1, max_len]`
+            for truncated BPTT in chunks of `k` tokens (`Recurrent(bptt_steps=k)`).
         dropout: dropout of word-vector channels, of the cell's inputs and before the
             classifier (default 0.2).
         class_weight: `"balanced"` to weight classes inversely to their frequency, or None.
@@ -79,6 +82,7 @@ class SentimentPipeline(Pipeline):
         max_len=40,
         padding="pre",
         truncating="post",
+        bptt_steps=None,
         dropout=0.2,
         class_weight="balanced",
         batch_size=64,
@@ -95,6 +99,7 @@ class SentimentPipeline(Pipeline):
         self.max_len = check_positive_int("max_len", max_len)
         self.padding = check_choice("padding", padding, PADDING)
         self.truncating = check_choice("truncating", truncating, PADDING)
+        self.bptt_steps = check_bptt_steps(bptt_steps, self.max_len, "max_len")
         self.dropout = check_dropout("dropout", dropout)
         self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -196,7 +201,11 @@ class SentimentPipeline(Pipeline):
         h = keras.layers.Embedding(self.vectorizer.vocabulary_size(), self.embedding_dim, mask_zero=True)(ids)
         h = keras.layers.SpatialDropout1D(self.dropout)(h)  # drops whole word-vector channels
         for i in range(self.layers):
-            recurrent = Recurrent(self.new_cell(dropout=self.dropout), return_sequences=i < self.layers - 1)
+            recurrent = Recurrent(
+                self.new_cell(dropout=self.dropout),
+                return_sequences=i < self.layers - 1,
+                bptt_steps=self.bptt_steps,
+            )
             h = keras.layers.Bidirectional(recurrent)(h) if self.bidirectional else recurrent(h)
         h = keras.layers.Dropout(self.dropout)(h)
         probabilities = keras.layers.Dense(len(self.labels), activation="softmax", name="sentiment")(h)

@@ -45,6 +45,20 @@ def test_fit_predict_backtest(strategy, quantiles):
     assert table[["mae", "rmse", "mase", "smape"]].notna().all().all()
 
 
+@pytest.mark.parametrize("strategy", ["direct", "autoregressive"])
+def test_truncated_bptt_reaches_every_recurrent_layer(strategy, tmp_path):
+    from rnnkit.layers import Recurrent
+
+    pipeline = ForecastPipeline(**SMALL, layers=2, strategy=strategy, bptt_steps=8)
+    history = pipeline.fit(hourly().iloc[:300], epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    recurrent = [layer for layer in pipeline.model._flatten_layers() if isinstance(layer, Recurrent)]
+    assert len(recurrent) == 2 and {layer.bptt_steps for layer in recurrent} == {8}
+    pipeline.save(tmp_path / "saved")
+    restored = ForecastPipeline.load(tmp_path / "saved")
+    np.testing.assert_allclose(restored.predict(hourly().iloc[:300]), pipeline.predict(hourly().iloc[:300]))
+
+
 def test_scaling_is_learned_from_training_data_only():
     series = hourly()
     pipeline = ForecastPipeline(**SMALL, scaler="standard")
@@ -121,6 +135,8 @@ def test_bad_series_fail_before_training(make, call, argument):
         ({"scaler": "log"}, "scaler"),
         ({"cell": "tcn"}, "cell"),
         ({"fill": "mean"}, "fill"),
+        ({"bptt_steps": -1}, "bptt_steps"),
+        ({"lookback": 24, "bptt_steps": 25}, "bptt_steps"),
     ],
 )
 def test_bad_hyper_parameters(kwargs, argument):

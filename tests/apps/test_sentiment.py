@@ -82,8 +82,9 @@ def test_padding_and_truncating_reach_the_model(padding, truncating):
         {"cell": "esn", "bidirectional": True},
         {"cell": LSTMCell(8, recurrent_dropout=0.1)},
         {"cell": "leaky", "class_weight": None},
+        {"cell": "lstm", "bptt_steps": 5},
     ],
-    ids=["lstm-stacked", "esn-bidirectional", "cell-instance", "leaky-unweighted"],
+    ids=["lstm-stacked", "esn-bidirectional", "cell-instance", "leaky-unweighted", "truncated-bptt"],
 )
 def test_architectures_train_and_use_recurrent(options, tmp_path):
     pipeline = SentimentPipeline(**{**SMALL, **options})
@@ -92,6 +93,7 @@ def test_architectures_train_and_use_recurrent(options, tmp_path):
     recurrent = [layer for layer in pipeline.model._flatten_layers() if isinstance(layer, Recurrent)]
     expected = options.get("layers", 1) * (2 if options.get("bidirectional", True) else 1)
     assert len(recurrent) == expected
+    assert {layer.bptt_steps for layer in recurrent} == {options.get("bptt_steps")}
     pipeline.save(tmp_path / "saved")
     restored = SentimentPipeline.load(tmp_path / "saved")
     assert restored.get_config() == pipeline.get_config()
@@ -236,6 +238,9 @@ def test_unseen_labels_at_evaluate(trained):
         ({"units": 0}, "units"),
         ({"dropout": 1.0}, "dropout"),
         ({"class_weight": "auto"}, "class_weight"),
+        ({"bptt_steps": 0}, "bptt_steps"),
+        ({"bptt_steps": 41}, "bptt_steps"),  # longer than max_len
+        ({"bptt_steps": 2.5}, "bptt_steps"),
     ],
 )
 def test_bad_hyper_parameters(kwargs, argument):
