@@ -7,6 +7,7 @@ one matrix product before the time loop.
 
 from . import decoding, diagnostics, initializers, reservoir
 from .attention import AttentionCell
+from .deep import DeepRecurrent
 from .echo_state_cell import EchoStateCell
 from .gru_cell import GRUCell
 from .initializers import ScaledIdentity, SpectralRadius
@@ -14,18 +15,21 @@ from .leaky_rnn_cell import LeakyRNNCell
 from .lstm_cell import LSTMCell
 from .recurrent import Recurrent
 from .recurrent_cell import RecurrentCell
+from .recursive import Recursive
 from .registry import CELLS, clone_cell, get_cell
 from .simple_rnn_cell import SimpleRNNCell
 
 __all__ = [
     "AttentionCell",
     "CELLS",
+    "DeepRecurrent",
     "EchoStateCell",
     "GRUCell",
     "LSTMCell",
     "LeakyRNNCell",
     "Recurrent",
     "RecurrentCell",
+    "Recursive",
     "ScaledIdentity",
     "SimpleRNNCell",
     "SpectralRadius",
