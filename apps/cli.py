@@ -5,6 +5,7 @@
     rnnkit forecast train|backtest|predict|export [--data CSV --time-col ... --target ...] ...
     rnnkit translate train|evaluate|translate|export [--data TSV|DIR --languages en,de] ...
     rnnkit caption train|evaluate|generate|export [--data COCO.json|TOKENS --images DIR] ...
+    rnnkit lm train|evaluate|generate|export [--data TEXT --level char|word --bptt-steps K] ...
 
 Bad input ends with exit code 2 and a one-line message.
 """
@@ -50,6 +51,12 @@ def _translate(args, verbose):
 
 def _caption(args, verbose):
     from .captioning.cli import run
+
+    return run(args, verbose)
+
+
+def _lm(args, verbose):
+    from .language_model.cli import run
 
     return run(args, verbose)
 
@@ -100,6 +107,14 @@ def build_parser():
     caption = commands.add_parser("caption", help="caption generation: train, evaluate, generate, export")
     add_caption_arguments(caption)
     caption.set_defaults(run=_caption)
+
+    from .language_model.cli import add_arguments as add_lm_arguments
+
+    lm = commands.add_parser(
+        "lm", help="language model with truncated BPTT: train, evaluate, generate, export"
+    )
+    add_lm_arguments(lm)
+    lm.set_defaults(run=_lm)
     return parser
 
 

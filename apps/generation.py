@@ -1,4 +1,4 @@
-"""What the pipelines that write sentences share (translation, captioning).
+"""What the pipelines that write text share (translation, captioning, the language model).
 
 - the output vocabulary: `["", "[UNK]", "[start]", "[end]", words...]`, so `[start]` and
   `[end]` have the same ids in every pipeline;
@@ -19,6 +19,7 @@ __all__ = [
     "END",
     "END_ID",
     "METHODS",
+    "Perplexity",
     "START",
     "START_ID",
     "adapt_words",
@@ -131,14 +132,34 @@ def batch_by_length(dataset, batch_size, max_len, length):
     )
 
 
-def compile_generator(model, learning_rate):
-    """Adam with clipping; cross-entropy and token accuracy weighted by the 0/1 padding weights."""
+@keras.saving.register_keras_serializable(package="rnnkit")
+class Perplexity(keras.metrics.SparseCategoricalCrossentropy):
+    """exp(mean cross-entropy) over every weighted token seen, from logits.
+
+        perplexity = exp( sum_i w_i (-log p(y_i | y_<i)) / sum_i w_i )
+
+    The mean runs over tokens, not batches, so batches that score few tokens count little.
+    """
+
+    def __init__(self, name="perplexity", dtype=None):
+        super().__init__(name=name, dtype=dtype, from_logits=True)
+
+    def result(self):
+        return keras.ops.exp(super().result())
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+def compile_generator(model, learning_rate, metrics=()):
+    """Adam with clipping; cross-entropy and token accuracy (and `metrics`) weighted by the
+    0/1 padding weights."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"
         ),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy"), *metrics],
     )
     return model
 
@@ -155,15 +176,25 @@ def check_decoding(method, beam_width=None, temperature=1.0, top_k=None, methods
 
 
 def decode(
-    step, state, batch_size, method, max_length, beam_width=4, length_penalty=0.6, record=None, **sampling
+    step,
+    state,
+    batch_size,
+    method,
+    max_length,
+    beam_width=4,
+    length_penalty=0.6,
+    record=None,
+    start_tokens=None,
+    **sampling,
 ):
     """The best token sequence per row: `{"tokens", "lengths", "scores"}` (and `"trace"`).
 
-    `step(tokens, state) -> (logits, state)` is the decoder; decoding starts from `[start]`
-    and stops at `[end]` or after `max_length` tokens. `sampling` holds `temperature`,
-    `top_k` and `seed` for `method="sample"`; `record` traces greedy and sampling steps.
+    `step(tokens, state) -> (logits, state)` is the decoder; decoding starts from
+    `start_tokens` `(batch,)` (default `[start]`) and stops at `[end]` or after `max_length`
+    tokens. `sampling` holds `temperature`, `top_k` and `seed` for `method="sample"`;
+    `record` traces greedy and sampling steps.
     """
-    start = tf.fill([batch_size], START_ID)
+    start = tf.fill([batch_size], START_ID) if start_tokens is None else start_tokens
     options = {"end_token": END_ID, "max_length": max_length}
     if method == "greedy":
         return decoding.greedy_search(step, start, state, record=record, **options)
@@ -175,7 +206,11 @@ def decode(
     return {name: value[:, 0] for name, value in result.items()}  # the best hypothesis
 
 
-def tokens_to_text(words, tokens, lengths):
-    """Token ids `(batch, T)` with their lengths to detokenised strings `(batch,)`, as graph code."""
+def tokens_to_text(words, tokens, lengths, separator=" "):
+    """Token ids `(batch, T)` with their lengths to strings `(batch,)`, as graph code.
+
+    Words (`separator=" "`) are detokenised; characters (`separator=""`) are joined as they are.
+    """
     pieces = tf.RaggedTensor.from_tensor(tf.gather(tf.constant(words), tokens), lengths=lengths)
-    return detokenize(tf.strings.reduce_join(pieces, axis=-1, separator=" "))
+    texts = tf.strings.reduce_join(pieces, axis=-1, separator=separator)
+    return detokenize(texts) if separator == " " else texts

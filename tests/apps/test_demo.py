@@ -43,6 +43,7 @@ def test_cli_demo_runs_every_pipeline_and_refuses_to_overwrite(tmp_path, capsys)
     assert "forecasting, esn cell" in out and (tmp_path / "forecast" / "saved_model").exists()
     assert "translation, esn cell" in out and (tmp_path / "translation" / "saved_model").exists()
     assert "captioning, esn cell" in out and (tmp_path / "captioning" / "captions.png").exists()
+    assert "language model, esn cell" in out and (tmp_path / "language_model" / "saved_model").exists()
     exported = tmp_path / "adding" / "saved_model" / "saved_model.pb"
     assert exported.exists() and (tmp_path / "sentiment" / "saved_model" / "saved_model.pb").exists()
     stamp = exported.stat().st_mtime_ns

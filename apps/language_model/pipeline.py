@@ -1,0 +1,402 @@
+"""`LanguageModelPipeline`: next-token prediction over characters or words, and sampling."""
+
+import collections
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rnnkit.layers import Recurrent
+
+from ..base import Pipeline
+from ..checks import (
+    check_bptt_steps,
+    check_cell,
+    check_choice,
+    check_dropout,
+    check_positive_int,
+)
+from ..generation import (
+    END,
+    END_ID,
+    START,
+    START_ID,
+    Perplexity,
+    check_decoding,
+    compile_generator,
+    decode,
+    split_punctuation,
+    tokens_to_text,
+)
+
+__all__ = ["LEVELS", "LanguageModelPipeline"]
+
+LEVELS = ("char", "word")
+_NEVER_DRAWN = (0, 1, START_ID)  # padding, [UNK] and [start] are never generated
+
+
+class LanguageModelPipeline(Pipeline):
+    """A recurrent language model, trained with truncated backpropagation through time.
+
+    documents -> tokens (characters, or words with punctuation split off) -> ids, each
+    document followed by `[end]` -> one stream cut into windows of `seq_len + 1` ids ->
+    `Embedding` -> `Recurrent(cell, bptt_steps=k)` (x `layers`) -> `Dense` logits for the
+    next token, trained with the cross-entropy
+
+        L = -1/N sum_t log p(y_{t+1} | y_1..y_t)
+
+    The gradient of each window flows back at most `bptt_steps` tokens (the lectures'
+    truncated BPTT); the state starts from zeros at every window. `evaluate` reports the
+    perplexity `exp(L)` of held-out text; `generate` continues a prompt by sampling
+    (`rnnkit.layers.decoding.sample`, temperature and top-k), stopping at `[end]`.
+
+    Args:
+        level: `"char"` or `"word"` (default "char").
+        cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied for
+            every layer). Default `"lstm"`.
+        units: state size of each recurrent layer (default 256).
+        layers: stacked recurrent layers (default 1).
+        embedding_dim: size of the token vectors (default 64).
+        seq_len: tokens per training window (default 128).
+        bptt_steps: truncation length `k` in `[1, seq_len]`, or None for full BPTT over the
+            window (default 32).
+        vocab_size: most frequent tokens kept, padding, `[UNK]`, `[start]` and `[end]`
+            included (default 10000; characters rarely need as many).
+        lowercase: lower-case the text first (default False).
+        dropout: dropout of the token vectors and before the output layer (default 0.1).
+        batch_size: windows per training batch (default 64).
+        learning_rate: Adam's learning rate (default 2e-3).
+        length: tokens `generate` writes by default, and the export's `generate` writes
+            (default 200).
+        temperature: default sampling temperature, > 0 (default 0.8).
+        top_k: default top-k filter of sampling, or None (default None).
+        seed: seed of weights, dropout and shuffling (default 0).
+
+    Example:
+
+    >>> pipeline = LanguageModelPipeline(units=8, embedding_dim=4, seq_len=8, bptt_steps=4)
+    >>> _ = pipeline.fit(["so long and thanks for all the fish"], epochs=1, verbose=0)
+    >>> isinstance(pipeline.generate("so long", length=5, seed=1), str)
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        level="char",
+        cell="lstm",
+        units=256,
+        layers=1,
+        embedding_dim=64,
+        seq_len=128,
+        bptt_steps=32,
+        vocab_size=10000,
+        lowercase=False,
+        dropout=0.1,
+        batch_size=64,
+        learning_rate=2e-3,
+        length=200,
+        temperature=0.8,
+        top_k=None,
+        seed=0,
+    ):
+        super().__init__()
+        self.level = check_choice("level", level, LEVELS)
+        self.cell = check_cell(cell, units)
+        self.units = check_positive_int("units", units)
+        self.layers = check_positive_int("layers", layers)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.seq_len = check_positive_int("seq_len", seq_len)
+        self.bptt_steps = check_bptt_steps(bptt_steps, self.seq_len, "seq_len")
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.lowercase = bool(lowercase)
+        self.dropout = check_dropout("dropout", dropout)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.learning_rate = float(learning_rate)
+        self.length = check_positive_int("length", length)
+        check_decoding("sample", temperature=temperature, top_k=top_k)
+        self.temperature, self.top_k = float(temperature), top_k
+        self.seed = seed
+        self.lookup = None  # tokens -> ids
+        self.tokens = None  # ids -> tokens, for graph code
+        self.counts = None  # training count of every id, for the unigram baseline
+        self._generators = {}
+
+    # Preprocessing -------------------------------------------------------------------------
+
+    def check_data(self, texts, argument="data"):
+        """A document (a string) or a non-empty list of them; returns the list."""
+        argument = "texts" if argument == "data" else argument
+        if isinstance(texts, str):
+            texts = [texts]
+        if isinstance(texts, np.ndarray) or hasattr(texts, "tolist"):
+            texts = texts.tolist()
+        if not isinstance(texts, (list, tuple)) or not texts:
+            raise ValueError(
+                f"Argument `{argument}` must be a string or a non-empty list of strings (documents). "
+                f"Received: {type(texts).__name__}{'' if texts else ' (empty)'}"
+            )
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValueError(f"Argument `{argument}`: item {i} is {type(text).__name__}, not a string.")
+        if not any(text.strip() for text in texts):
+            raise ValueError(f"Argument `{argument}` holds no text (only empty or blank documents).")
+        self._check_length(len(texts) + int(tf.size(self.tokenize(tf.constant(texts)).flat_values)), argument)
+        return list(texts)
+
+    def _check_length(self, tokens, argument="texts"):
+        if tokens < self.seq_len + 1:
+            raise ValueError(
+                f"Argument `{argument}` has {tokens} tokens; at least seq_len + 1 = {self.seq_len + 1} "
+                "are needed for one window."
+            )
+
+    def tokenize(self, texts):
+        """Strings `(batch,)` to ragged tokens `(batch, None)`: characters, or words, as graph code."""
+        texts = tf.strings.lower(texts, encoding="utf-8") if self.lowercase else texts
+        if self.level == "char":
+            return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+        return tf.strings.split(split_punctuation(texts))
+
+    def ids(self, texts):
+        """Strings `(batch,)` to ragged ids `(batch, None)`; unseen tokens become `[UNK]` (1)."""
+        return tf.cast(self.lookup(self.tokenize(texts)), tf.int32)
+
+    def stream(self, documents):
+        """Documents to one id stream `(N,)`, each document followed by `[end]` (NumPy)."""
+        ids = self.ids(tf.constant(documents))
+        ends = tf.fill([ids.nrows(), 1], END_ID)
+        return tf.concat([ids, ends], axis=1).flat_values.numpy()
+
+    def learn_preprocessing(self, documents):
+        tokens = self.tokenize(tf.constant(documents)).flat_values.numpy()
+        counts = collections.Counter(token.decode("utf-8") for token in tokens)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        self._set_vocabulary([token for token, _ in ranked[: max(self.vocab_size - 4, 1)]])
+        stream = self.stream(documents)
+        self.counts = np.bincount(stream, minlength=len(self.tokens)).tolist()
+
+    def _set_vocabulary(self, tokens):
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=[START, END, *tokens], mask_token="", oov_token="[UNK]", name="lookup"
+        )
+        self.lookup.build((None, None))  # a set vocabulary does not build it; the export needs it built
+        self.tokens = self.lookup.get_vocabulary()  # by id: "", [UNK], [start], [end], ...
+        self._generators = {}
+
+    def preprocessing_state(self):
+        return {"vocabulary": self.tokens[4:], "counts": self.counts}
+
+    def restore_preprocessing(self, state):
+        self._set_vocabulary(state["vocabulary"])
+        self.counts = state["counts"]
+
+    def make_dataset(self, data, training=False):
+        """Batches of `(ids, next ids, weights)`, windows of `seq_len` cut from the stream.
+
+        Training windows follow each other (stride `seq_len`) and are shuffled. Held-out
+        windows overlap by half (stride `seq_len // 2`) and score only the tokens the
+        previous window did not, so every scored token has at least `seq_len // 2` tokens
+        of context (except at the start); the last `< seq_len // 2` tokens may go unscored.
+        """
+        documents = data if isinstance(data, list) else self.check_data(data)
+        stream = self.stream(documents)
+        self._check_length(len(stream))
+        stride = self.seq_len if training else max(self.seq_len // 2, 1)
+        windows = tf.signal.frame(stream, self.seq_len + 1, stride)  # (windows, seq_len + 1)
+        weights = np.ones((len(windows), self.seq_len), np.float32)
+        if not training:
+            weights[1:, : self.seq_len - stride] = 0.0  # scored by the previous window
+        dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:], weights))
+        if training:
+            dataset = dataset.shuffle(len(windows), seed=self.seed, reshuffle_each_iteration=True)
+        return dataset.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def fit(self, texts, validation_data=None, **kwargs):
+        """`Pipeline.fit` on documents; `validation_data` may be documents too (no tuple needed)."""
+        if validation_data is not None and not isinstance(validation_data, tuple):
+            validation_data = (validation_data,)
+        return super().fit(texts, validation_data=validation_data, **kwargs)
+
+    # Model ---------------------------------------------------------------------------------
+
+    def build_model(self):
+        keras.utils.set_random_seed(self.seed)
+        vocabulary = len(self.tokens)
+        ids = keras.Input((self.seq_len,), dtype="int32", name="token_ids")
+        h = keras.layers.Embedding(vocabulary, self.embedding_dim, name="embedding")(ids)
+        h = keras.layers.Dropout(self.dropout)(h)
+        for i in range(self.layers):
+            recurrent = Recurrent(
+                self.new_cell(), return_sequences=True, bptt_steps=self.bptt_steps, name=f"recurrent_{i}"
+            )
+            h = recurrent(h)
+        h = keras.layers.Dropout(self.dropout)(h)
+        logits = keras.layers.Dense(vocabulary, name="logits")(h)
+        model = keras.Model(ids, logits, name="language_model")
+        compile_generator(model, self.learning_rate, metrics=[Perplexity()])
+        self._generators = {}
+        return model
+
+    # Stepping the trained model ------------------------------------------------------------
+
+    def _cells(self):
+        return [self.model.get_layer(f"recurrent_{i}").cell for i in range(self.layers)]
+
+    def step(self, tokens, states):
+        """One token `(B,)` through the model: `(next-token logits (B, V), new states)`.
+
+        `states` holds one list of state tensors per layer; the same cells as in training.
+        """
+        h = self.model.get_layer("embedding")(tokens)
+        new_states = []
+        for cell, state in zip(self._cells(), states, strict=True):
+            h, state = cell(h, state, training=False)
+            new_states.append(list(state) if isinstance(state, (list, tuple)) else [state])
+        return self.model.get_layer("logits")(h), new_states
+
+    def read(self, texts):
+        """Each text after `[end]` (a document start), token by token, as graph code.
+
+        Returns `(last ids (B,), states after all but the last token, log-likelihoods (B,),
+        token counts (B,))`: the log-likelihood sums `log p(y_t | y_<t)` over the text's
+        tokens; an empty text is just the document start.
+        """
+        ids = self.ids(texts)
+        ids = tf.concat([tf.fill([ids.nrows(), 1], END_ID), ids], axis=1)
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        padded = ids.to_tensor()  # (B, P), zeros after each text
+        batch = tf.shape(padded)[0]
+        states = [
+            [tf.zeros([batch, size]) for size in tf.nest.flatten(cell.state_size)] for cell in self._cells()
+        ]
+
+        def body(t, states, log_likelihood):
+            logits, new_states = self.step(padded[:, t], states)
+            inside = t + 1 < lengths  # the next token is part of the text
+            log_p = tf.gather(tf.nn.log_softmax(logits), padded[:, t + 1], batch_dims=1)
+            log_likelihood += tf.where(inside, log_p, 0.0)
+            keep = inside[:, None]
+            states = tf.nest.map_structure(lambda new, old: tf.where(keep, new, old), new_states, states)
+            return t + 1, states, log_likelihood
+
+        _, states, log_likelihood = tf.while_loop(
+            lambda t, *_: t < tf.shape(padded)[1] - 1, body, (0, states, tf.zeros([batch]))
+        )
+        last = tf.gather(padded, lengths - 1, batch_dims=1)
+        return last, states, log_likelihood, lengths - 1
+
+    def generate_graph(self, prompts, length, temperature, top_k=None, seed=None):
+        """Prompts `(B,)` to sampled continuations `(B,)`, as graph code (the export's body)."""
+        last, states, _, _ = self.read(prompts)
+        never = tf.reduce_any(tf.range(len(self.tokens))[:, None] == _NEVER_DRAWN, axis=1)
+
+        def step(tokens, states):
+            logits, states = self.step(tokens, states)
+            return tf.where(never, float("-inf"), logits), states
+
+        result = decode(
+            step, states, tf.shape(prompts)[0], "sample", length,
+            temperature=temperature, top_k=top_k, seed=seed, start_tokens=last,
+        )  # fmt: skip
+        separator = "" if self.level == "char" else " "
+        return tokens_to_text(self.tokens, result["tokens"], result["lengths"], separator=separator)
+
+    def _generator(self, length, temperature, top_k, seed):
+        key = (length, temperature, top_k, seed)
+        if key not in self._generators:
+            self._generators[key] = tf.function(
+                lambda prompts: self.generate_graph(prompts, length, temperature, top_k, seed),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+            )
+        return self._generators[key]
+
+    # Task verbs ----------------------------------------------------------------------------
+
+    def generate(self, prompt, length=None, temperature=None, top_k=None, seed=None):
+        """Continues `prompt` (a string, or a list of strings) by sampling; returns the same form.
+
+        Sampling stops at the end of a document (`[end]`) or after `length` tokens.
+        Characters or words the training text never had are read as `[UNK]`. An empty
+        prompt starts a new document.
+
+        Args:
+            prompt: a string or a list of strings.
+            length: most tokens to write (default: the pipeline's `length`).
+            temperature: > 0; below 1 sharpens, above 1 flattens (default: the pipeline's).
+            top_k: sample only among the `top_k` most probable tokens (default: the pipeline's).
+            seed: an integer for repeatable samples, or None.
+        """
+        self._check_fitted("generate")
+        single = isinstance(prompt, str)
+        prompts = self.check_prompts(prompt)
+        length = self.length if length is None else check_positive_int("length", length)
+        temperature = self.temperature if temperature is None else temperature
+        top_k = self.top_k if top_k is None else top_k
+        check_decoding("sample", temperature=temperature, top_k=top_k)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"Argument `seed` must be None or an integer. Received: seed={seed!r}")
+        generate = self._generator(length, float(temperature), top_k, seed)
+        texts = [t.decode("utf-8") for t in generate(tf.constant(prompts)).numpy()]
+        return texts[0] if single else texts
+
+    @staticmethod
+    def check_prompts(prompt):
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(prompts, (list, tuple)) or not prompts:
+            raise ValueError(
+                f"Argument `prompt` must be a string or a non-empty list of strings. Received: {prompt!r}"
+            )
+        for i, text in enumerate(prompts):
+            if not isinstance(text, str):
+                raise ValueError(f"Argument `prompt`: item {i} is {type(text).__name__}, not a string.")
+        return list(prompts)
+
+    def log_likelihood(self, texts):
+        """`log p(text)` in nats for each text, read as a document start (NumPy `(n,)`)."""
+        self._check_fitted("log_likelihood")
+        texts = self.check_prompts(texts)
+        return self._read_log_likelihood(tf.constant(texts)).numpy()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def _read_log_likelihood(self, texts):
+        return self.read(texts)[2]
+
+    def evaluate(self, texts):
+        """Perplexity of held-out documents, against a unigram model of the training text.
+
+        Returns `{"perplexity", "cross_entropy" (nats per token), "bits_per_token",
+        "token_accuracy", "tokens" (scored), "unigram_perplexity"}`.
+        """
+        self._check_fitted("evaluate")
+        documents = self.check_data(texts, argument="texts")
+        dataset = self.make_dataset(documents)
+        scores = self.model.evaluate(dataset, verbose=0, return_dict=True)
+        targets = np.concatenate([y.numpy()[w.numpy() > 0] for _, y, w in dataset])
+        unigram = np.log(np.asarray(self.counts, np.float64) + 1.0)  # add-one smoothing
+        unigram -= np.log(np.exp(unigram).sum())
+        cross_entropy = math.log(float(scores["perplexity"]))
+        return {
+            "perplexity": float(scores["perplexity"]),
+            "cross_entropy": cross_entropy,
+            "bits_per_token": cross_entropy / math.log(2.0),
+            "token_accuracy": float(scores["token_accuracy"]),
+            "tokens": int(targets.size),
+            "unigram_perplexity": float(np.exp(-unigram[targets].mean())),
+        }
+
+    # Export --------------------------------------------------------------------------------
+
+    def serving_function(self):
+        signature = [tf.TensorSpec([None], tf.string, name="prompts")]
+        generate = lambda prompts: self.generate_graph(  # noqa: E731
+            prompts, self.length, self.temperature, self.top_k
+        )
+        return generate, signature, [self.lookup]
+
+    def extra_endpoints(self):
+        generate, signature, _ = self.serving_function()
+        texts = [tf.TensorSpec([None], tf.string, name="texts")]
+        return {"generate": (generate, signature), "log_likelihood": (lambda t: self.read(t)[2], texts)}
