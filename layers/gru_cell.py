@@ -97,7 +97,8 @@ class GRUCell(RecurrentCell):
     def input_bias(self):
         return self.bias[0] if self.reset_after else self.bias
 
-    def recurrent_step(self, projected, states, training=False):
+    def gate_activations(self, projected, states, training=False):
+        """`{"z", "r", "h"}`: the update and reset gates and the candidate `g`, (B, units) each."""
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         h_dropped = self.drop_recurrent(h_prev, training)
         x_z, x_r, x_h = ops.split(projected, 3, axis=-1)  # x W + b, (B, units) each
@@ -116,7 +117,12 @@ class GRUCell(RecurrentCell):
             g = self.activation(x_h + r * h_h)
         else:
             g = self.activation(x_h + ops.matmul(r * h_dropped, self.recurrent_kernel[:, 2 * self.units :]))
-        h = z * h_prev + (1.0 - z) * g
+        return {"z": z, "r": r, "h": g}
+
+    def recurrent_step(self, projected, states, training=False):
+        h_prev = states[0] if isinstance(states, (list, tuple)) else states
+        gate = self.gate_activations(projected, states, training)
+        h = gate["z"] * h_prev + (1.0 - gate["z"]) * gate["h"]
         return h, [h] if isinstance(states, (list, tuple)) else h
 
     def get_config(self):

@@ -56,11 +56,17 @@ class LeakyRNNCell(RecurrentCell):
     def state_size(self):
         return self.units
 
-    def recurrent_step(self, projected, states, training=False):
+    def gate_activations(self, projected, states, training=False):
+        """`{"h": tanh(x_t W + h_{t-1} U + b)}`, (B, units): the Elman update before the leak."""
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         update = projected + ops.matmul(self.drop_recurrent(h_prev, training), self.recurrent_kernel)
         if self.activation is not None:
             update = self.activation(update)
+        return {"h": update}
+
+    def recurrent_step(self, projected, states, training=False):
+        h_prev = states[0] if isinstance(states, (list, tuple)) else states
+        update = self.gate_activations(projected, states, training)["h"]
         a = self.leak_rate
         h = (1.0 - a) * h_prev + a * update
         return h, [h] if isinstance(states, (list, tuple)) else h

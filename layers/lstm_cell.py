@@ -102,15 +102,24 @@ class LSTMCell(RecurrentCell):
             constraint=self.bias_constraint,
         )
 
-    def recurrent_step(self, projected, states, training=False):
-        h_prev, c_prev = states
+    def gate_activations(self, projected, states, training=False):
+        """The step's `{"i", "f", "c", "o"}`, (B, units) each; `c` is the candidate
+        `tanh(x_t W_c + h_{t-1} U_c + b_c)`, not the cell state."""
+        h_prev = states[0]
         z = projected + ops.matmul(self.drop_recurrent(h_prev, training), self.recurrent_kernel)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)  # (B, units) each
-        i = self.recurrent_activation(z_i)
-        f = self.recurrent_activation(z_f)
-        c = f * c_prev + i * self.activation(z_c)
-        o = self.recurrent_activation(z_o)
-        h = o * self.activation(c)
+        return {
+            "i": self.recurrent_activation(z_i),
+            "f": self.recurrent_activation(z_f),
+            "c": self.activation(z_c),
+            "o": self.recurrent_activation(z_o),
+        }
+
+    def recurrent_step(self, projected, states, training=False):
+        c_prev = states[1]
+        gate = self.gate_activations(projected, states, training)
+        c = gate["f"] * c_prev + gate["i"] * gate["c"]
+        h = gate["o"] * self.activation(c)
         return h, [h, c]
 
     def get_config(self):

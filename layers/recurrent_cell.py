@@ -45,6 +45,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     Subclasses set `gates` and implement `recurrent_step(a, states, training)` and
     `state_size`; they may override `build_bias`/`input_bias` for other bias layouts.
+    rnnkit's cells split `recurrent_step` once more: `gate_activations(a, states,
+    training)` returns the step's gate values `{gate: (B, units)}`, which
+    `recurrent_step` combines into the new state (`diagnostics.gate_saturation` reads them).
     """
 
     gates = 1

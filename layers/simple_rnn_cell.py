@@ -60,10 +60,15 @@ class SimpleRNNCell(RecurrentCell):
     def state_size(self):
         return self.units
 
-    def recurrent_step(self, projected, states, training=False):
+    def gate_activations(self, projected, states, training=False):
+        """`{"h": tanh(x_t W + h_{t-1} U + b)}`, (B, units): no gates, only the activation."""
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         h_prev = self.drop_recurrent(h_prev, training)
         h = projected + ops.matmul(h_prev, self.recurrent_kernel)  # x W + b + h U
         if self.activation is not None:
             h = self.activation(h)
+        return {"h": h}
+
+    def recurrent_step(self, projected, states, training=False):
+        h = self.gate_activations(projected, states, training)["h"]
         return h, [h] if isinstance(states, (list, tuple)) else h
