@@ -15,10 +15,13 @@ A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipeline
 """
 
 import contextlib
+import hashlib
 import importlib
 import inspect
 import json
 import logging
+import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from matplotlib.figure import Figure
 
 from rnnkit.layers import clone_cell, get_cell
 
+from .checks import check_positive_int
 from .export import check_writable, write_atomically
 
 __all__ = ["Pipeline"]
@@ -35,6 +39,8 @@ __all__ = ["Pipeline"]
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+BACKUP = ".backup"  # in a run folder: the training state `fit(backup_dir=...)` resumes from
+RUN_FILES = ("pipeline", "saved_model", "metrics.json", "history.csv")  # what save_run writes, plots aside
 
 
 class Pipeline:
@@ -114,7 +120,16 @@ class Pipeline:
 
     # Shared verbs ----------------------------------------------------------------------
 
-    def fit(self, *data, validation_data=None, epochs=10, callbacks=None, strategy=None, verbose="auto"):
+    def fit(
+        self,
+        *data,
+        validation_data=None,
+        epochs=10,
+        callbacks=None,
+        strategy=None,
+        backup_dir=None,
+        verbose="auto",
+    ):
         """Learns preprocessing state from `data` only, then trains with `model.fit`.
 
         Args:
@@ -122,14 +137,34 @@ class Pipeline:
             validation_data: a tuple in the same form, or None.
             epochs: passes over the training data.
             callbacks: Keras callbacks, e.g. `keras.callbacks.EarlyStopping`.
-            strategy: a `tf.distribute.Strategy`; the model is built in its scope.
+            strategy: a `tf.distribute.Strategy` (e.g. `MirroredStrategy`); the model is
+                built in its scope, and each batch of `batch_size` examples is split
+                between its replicas.
+            backup_dir: None, or a folder for crash-safe training: at the end of every epoch
+                the weights, optimizer state and epoch count are saved there
+                (`keras.callbacks.BackupAndRestore`, keeping the previous checkpoint too, for a
+                kill in the middle of writing one). A run that was killed resumes from its last
+                checkpoint when `fit` is called again with the same data, hyper-parameters and
+                `backup_dir` (other ones are refused), and ends after `epochs` epochs in all,
+                with the history of all of them. The folder is deleted when training ends.
             verbose: as in `model.fit` ("auto", 0, 1 or 2).
 
         Returns:
             The Keras `History`.
+
+        Example: were this process killed in its second epoch, the same call would train
+        that epoch only, from the checkpoint of the first; done, it leaves no backup behind.
+
+        >>> import os, tempfile
+        >>> from rnnkit.apps.sentiment import SentimentPipeline
+        >>> backup = tempfile.mkdtemp() + "/backup"
+        >>> pipeline = SentimentPipeline(units=8, embedding_dim=8, max_len=12)
+        >>> history = pipeline.fit(["so good", "not good"], ["positive", "negative"], epochs=2,
+        ...                        backup_dir=backup, verbose=0)
+        >>> len(history.history["loss"]), os.path.exists(backup)
+        (2, False)
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-            raise ValueError(f"Argument `epochs` must be a positive integer. Received: epochs={epochs!r}")
+        epochs = check_positive_int("epochs", epochs)
         train = self.check_data(*data, argument="data")
         self.learn_preprocessing(train)
         validation = None
@@ -143,6 +178,14 @@ class Pipeline:
         scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
         with scope:
             self.model = self.build_model()
+        callbacks = list(callbacks or [])
+        epoch_log = None
+        if backup_dir is not None:
+            backup_dir = self._check_backup(backup_dir)
+            epoch_log = _EpochLog(backup_dir / "history.json")
+            # the log first: an epoch it holds but the checkpoint does not is trained again
+            backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
+            callbacks += [epoch_log, backup]
         with warnings.catch_warnings():
             # A dataset of unknown length (e.g. bucketed by sequence length) ends each epoch by
             # running out of data; that is its normal end, not the problem Keras warns about.
@@ -156,7 +199,26 @@ class Pipeline:
                 shuffle=False,  # make_dataset shuffles the training data itself
                 **self.fit_options(train),
             )
+        if epoch_log is not None:  # the epochs of the runs this one resumed, too
+            self.history.history = epoch_log.history()
+            self.history.epoch = list(range(len(epoch_log.epochs)))
         return self.history
+
+    def _check_backup(self, backup_dir):
+        """`backup_dir` as a Path; refuses a backup of other hyper-parameters or preprocessing."""
+        backup_dir = Path(backup_dir)
+        state = json.dumps([self.get_config(), self.preprocessing_state()], sort_keys=True, default=str)
+        fingerprint = hashlib.sha256(state.encode()).hexdigest()
+        path = backup_dir / "fingerprint.txt"
+        if path.is_file() and path.read_text() != fingerprint:
+            raise ValueError(
+                f"Argument `backup_dir`: {str(backup_dir)!r} holds the training state of a run with other "
+                "hyper-parameters or data, which this one cannot resume. Delete it (or train without "
+                "--resume) to start afresh."
+            )
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        _replace_text(path, fingerprint)
+        return backup_dir
 
     def _check_fitted(self, verb):
         if self.model is None:
@@ -188,14 +250,22 @@ class Pipeline:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise ValueError(f"Argument `path`: {str(path)!r} holds no saved pipeline (no config.json).")
-        header = json.loads((path / "config.json").read_text())
-        module_name, _, class_name = header["class"].rpartition(".")
-        saved_cls = getattr(importlib.import_module(module_name), class_name)
-        if not issubclass(saved_cls, cls):
+        try:
+            header = json.loads((path / "config.json").read_text())
+            module_name, _, class_name = header["class"].rpartition(".")
+            config = header["config"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ValueError(f"Argument `path`: {str(path)!r} holds no readable pipeline config.") from None
+        if not module_name.startswith("rnnkit.apps."):  # never import what a file names
+            raise ValueError(
+                f"Argument `path`: {str(path)!r} names {header['class']!r}, not an rnnkit pipeline."
+            )
+        saved_cls = getattr(importlib.import_module(module_name), class_name, None)
+        if not (isinstance(saved_cls, type) and issubclass(saved_cls, cls)):
             raise ValueError(f"Argument `path`: {str(path)!r} holds a {class_name}, not a {cls.__name__}.")
-        pipeline = saved_cls.from_config(header["config"])
+        pipeline = saved_cls.from_config(config)
         pipeline.restore_preprocessing(json.loads((path / "preprocessing.json").read_text()))
-        pipeline.model = keras.models.load_model(path / "model.keras")
+        pipeline.model = keras.models.load_model(path / "model.keras", safe_mode=True)
         return pipeline
 
     def export(self, path, overwrite=False):
@@ -220,27 +290,85 @@ class Pipeline:
 
     @staticmethod
     def check_run_folder(out, overwrite=False):
-        """Fails (before training) if the run folder `out` holds a run and `overwrite` is off."""
-        for name in ("pipeline", "saved_model"):
+        """Fails (before training) if the run folder `out` holds a run and `overwrite` is off.
+
+        A folder that holds only the `.backup` of a killed run is no run yet.
+        """
+        for name in RUN_FILES:
             check_writable(Path(out) / name, overwrite, argument="out")
 
+    @staticmethod
+    def run_backup(out, resume=False):
+        """`out/.backup`, the `backup_dir` of a run folder's training (`--resume` on the command line).
+
+        Without `resume`, a backup left by an earlier run is deleted, so training starts afresh;
+        with it, training resumes from that backup, or starts afresh where there is none.
+        """
+        backup = Path(out) / BACKUP
+        if not resume and backup.exists():
+            log.info("Deleting the training state of an earlier run: %s", backup)
+            shutil.rmtree(backup)
+        return backup
+
     def save_run(self, out, metrics, *eval_data, overwrite=False):
-        """One run folder: the saved pipeline, `saved_model`, `metrics.json`, `history.csv`, PNG plots."""
+        """One run folder: the saved pipeline, `saved_model`, `metrics.json`, `history.csv`, PNG plots.
+
+        Every file is written atomically (`write_atomically`), and none unless all may be.
+        """
         out = Path(out)
         self.check_run_folder(out, overwrite)
-        out.mkdir(parents=True, exist_ok=True)
-        self.save(out / "pipeline", overwrite=overwrite)
-        self.export(out / "saved_model", overwrite=overwrite)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
         figures = dict(self.plots(*eval_data)) if eval_data else {}
+        files = {"metrics.json": lambda path: path.write_text(json.dumps(metrics, indent=2, default=float))}
         if self.history is not None and self.history.history:
             history = pd.DataFrame(self.history.history)
             history.index.name = "epoch"
-            history.to_csv(out / "history.csv")
+            files["history.csv"] = history.to_csv
             figures["learning_curves"] = learning_curves(history)
         for name, figure in figures.items():
-            figure.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
+            files[f"{name}.png"] = lambda path, figure=figure: figure.savefig(
+                path, format="png", dpi=120, bbox_inches="tight"
+            )
+        for name in files:
+            check_writable(out / name, overwrite, argument="out")
+        self.save(out / "pipeline", overwrite=overwrite)
+        self.export(out / "saved_model", overwrite=overwrite)
+        for name, write in files.items():
+            write_atomically(out / name, write, overwrite, argument="out")
         return out
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """The logs of every finished epoch, kept in `path` (JSON) so a resumed run has them all."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.epochs = json.loads(self.path.read_text()) if self.path.is_file() else []
+
+    def on_train_begin(self, logs=None):
+        self.started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch > 0 and not self.started:
+            log.info("Resuming training at epoch %d from %s", epoch + 1, self.path.parent)
+        self.started = True
+        del self.epochs[epoch:]  # finished after the last checkpoint: trained again
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append({name: float(value) for name, value in (logs or {}).items()})
+        _replace_text(self.path, json.dumps(self.epochs))
+
+    def history(self):
+        """`History.history`: a list of values per metric."""
+        names = list(self.epochs[-1]) if self.epochs else []
+        return {name: [epoch.get(name) for epoch in self.epochs] for name in names}
+
+
+def _replace_text(path, text):
+    """Writes a small file by rename: a kill leaves the old content or the new, never half."""
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(text)
+    os.replace(staging, path)
 
 
 def learning_curves(history):

@@ -7,14 +7,18 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "check_bool",
     "check_bptt_steps",
     "check_cell",
     "check_choice",
     "check_dropout",
     "check_non_negative",
+    "check_positive",
     "check_positive_int",
+    "check_seed",
     "check_split_fractions",
     "check_texts",
+    "preview",
     "read_utf8",
 ]
 
@@ -47,13 +51,38 @@ def check_texts(texts, argument="texts"):
 
 def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={value!r}")
+        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={preview(value)}")
     return int(value)
+
+
+def check_positive(name, value):
+    """A finite float > 0, such as a learning rate."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < float("inf"):
+        raise ValueError(f"Argument `{name}` must be a finite float > 0. Received: {name}={preview(value)}")
+    return float(value)
+
+
+def check_bool(name, value):
+    """True or False (a NumPy bool too); a string such as "no" would otherwise count as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"Argument `{name}` must be True or False. Received: {name}={preview(value)}")
+    return bool(value)
+
+
+def check_seed(seed):
+    """An integer in [0, 2**32 - 1], as `keras.utils.set_random_seed` takes it."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise ValueError(
+            f"Argument `seed` must be an integer in [0, 2**32 - 1]. Received: seed={preview(seed)}"
+        )
+    return int(seed)
 
 
 def check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(f"Argument `{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+        raise ValueError(
+            f"Argument `{name}` must be one of {list(choices)}. Received: {name}={preview(value)}"
+        )
     return value
 
 
@@ -79,7 +108,7 @@ def check_bptt_steps(bptt_steps, steps, steps_name):
     ):
         raise ValueError(
             f"Argument `bptt_steps` must be None (full BPTT) or an integer in [1, {steps_name}={steps}]. "
-            f"Received: bptt_steps={bptt_steps!r}"
+            f"Received: bptt_steps={preview(bptt_steps)}"
         )
     return int(bptt_steps)
 
@@ -87,14 +116,14 @@ def check_bptt_steps(bptt_steps, steps, steps_name):
 def check_dropout(name, value):
     """A float in [0, 1): a fraction of units dropped."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"Argument `{name}` must be a float in [0, 1). Received: {name}={value!r}")
+        raise ValueError(f"Argument `{name}` must be a float in [0, 1). Received: {name}={preview(value)}")
     return float(value)
 
 
 def check_non_negative(name, value):
     """A float >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"Argument `{name}` must be a float >= 0. Received: {name}={value!r}")
+        raise ValueError(f"Argument `{name}` must be a float >= 0. Received: {name}={preview(value)}")
     return float(value)
 
 
@@ -102,12 +131,18 @@ def check_split_fractions(val_fraction, test_fraction):
     """Validation and test shares of a data set: each in [0, 1), together below 1."""
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-            raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
+            raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={preview(value)}")
     if val_fraction + test_fraction >= 1:
         raise ValueError(
             "Arguments `val_fraction` and `test_fraction` must sum to less than 1. "
             f"Received: val_fraction={val_fraction!r}, test_fraction={test_fraction!r}"
         )
+
+
+def preview(value, limit=200):
+    """`repr(value)` cut to `limit` characters, for quoting user data in a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def read_utf8(path, argument):

@@ -7,7 +7,9 @@
     rnnkit caption train|evaluate|generate|export [--data COCO.json|TOKENS --images DIR] ...
     rnnkit lm train|evaluate|generate|export [--data TEXT --level char|word --bptt-steps K] ...
 
-Bad input ends with exit code 2 and a one-line message.
+Every pipeline's `train` checkpoints each epoch in `OUT/.backup`; after a crash or a kill,
+the same command with `--resume` continues from there. Bad input ends with exit code 2 and a
+one-line message.
 """
 
 import argparse
@@ -61,8 +63,15 @@ def _lm(args, verbose):
     return run(args, verbose)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command line's one-line errors (exit code 2), for its subcommands too."""
+
+    def error(self, message):
+        self.exit(2, f"rnnkit: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnnkit", description="Recurrent networks from the lectures, ready to train and ship."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,13 +124,24 @@ def build_parser():
     )
     add_lm_arguments(lm)
     lm.set_defaults(run=_lm)
+
+    for pipeline in (sentiment, forecast, translate, caption, lm):
+        pipeline.add_argument(
+            "--resume",
+            action="store_true",
+            help="train: continue a killed run from its last finished epoch (kept in OUT/.backup); "
+            "without it, training starts afresh",
+        )
     return parser
 
 
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help (0), or a malformed command line (2), already printed
+        return exit.code
     try:
         print(args.run(args, verbose=0 if args.quiet else "auto"))
     except ValueError as error:

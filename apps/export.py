@@ -19,17 +19,23 @@ def check_writable(path, overwrite=False, argument="path"):
 
 
 def write_atomically(path, write, overwrite=False, argument="path"):
-    """Calls `write(staging_path)`, then moves the result to `path` in one rename.
+    """Calls `write(staging_path)`, then moves the result (a file or a folder) to `path` by rename.
 
-    A failed write leaves `path` as it was: absent, or what was there before.
+    A failed write leaves `path` as it was: absent, or what was there before. The staging
+    folder is a hidden sibling, `.{name}.*`, on the same file system (so the move is a
+    rename); an error removes it, and one left behind by a killed process is never read.
+    Replacing an existing `path` moves the old one aside first (a rename too), so `path`
+    is never half-written; only a kill between the two renames leaves it absent.
     """
     path = check_writable(path, overwrite, argument)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         write(staging / "result")
+        if not (staging / "result").exists():
+            raise FileNotFoundError(f"The writer of {str(path)!r} wrote nothing.")
         if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            path.rename(staging / "replaced")  # deleted with the staging folder
         (staging / "result").rename(path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -65,7 +65,10 @@ def run(args, verbose):
         train, validation, test = load_data(
             args.data, args.images, args.image_size, args.missing, args.val_split
         )
-        pipeline.fit(*train, validation_data=validation, epochs=args.epochs, verbose=verbose)
+        backup = pipeline.run_backup(out, args.resume)
+        pipeline.fit(
+            *train, validation_data=validation, epochs=args.epochs, backup_dir=backup, verbose=verbose
+        )
         scored = test or validation or train
         metrics = pipeline.evaluate(*scored, method=args.method)
         numbers = {name: value for name, value in metrics.items() if name != "captions"}

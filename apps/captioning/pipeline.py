@@ -14,7 +14,9 @@ from ..checks import (
     check_choice,
     check_dropout,
     check_non_negative,
+    check_positive,
     check_positive_int,
+    check_seed,
     check_texts,
 )
 from ..generation import (
@@ -38,6 +40,7 @@ __all__ = ["ENCODERS", "CaptionPipeline", "decode_images"]
 
 ENCODERS = ("cnn", "features", *BACKBONES)
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")  # JPEG, PNG, GIF, BMP
+_MIN_CNN_SIZE = 16  # the "cnn" encoder halves the image four times
 
 
 def decode_images(data, image_size):
@@ -80,7 +83,8 @@ class CaptionPipeline(Pipeline):
             `BACKBONES` (e.g. `"MobileNetV2"`), which needs `backbone_weights`.
         backbone_weights: a local `.weights.h5` file for the backbone (nothing is downloaded).
         conditioning: `"init_state"` (default), `"every_step"` or `"both"`.
-        image_size: images are resized (in memory) to this square side (default 64).
+        image_size: images are resized (in memory) to this square side (default 64; at least 16
+            with `"cnn"`, which halves it four times).
         dropout: dropout of the image vector, word vectors and decoder output (default 0.1).
         vocab_size: most frequent caption words kept, padding, `[UNK]`, `[start]` and `[end]`
             included (default 5000).
@@ -127,19 +131,29 @@ class CaptionPipeline(Pipeline):
                 f"Argument `backbone_weights` is required with encoder={encoder!r}: a local weights file "
                 "(rnnkit downloads nothing). Use encoder='cnn', or 'features' with your own vectors."
             )
+        if backbone_weights is not None and encoder not in BACKBONES:
+            raise ValueError(
+                f"Argument `backbone_weights` is for a backbone encoder, one of {sorted(BACKBONES)}. "
+                f"Received: encoder={encoder!r}"
+            )
         if backbone_weights is not None and not os.path.isfile(backbone_weights):
             raise ValueError(f"Argument `backbone_weights`: no file at {str(backbone_weights)!r}.")
         self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
         self.conditioning = check_choice("conditioning", conditioning, CONDITIONING)
         self.image_size = check_positive_int("image_size", image_size)
+        if encoder == "cnn" and self.image_size < _MIN_CNN_SIZE:
+            raise ValueError(
+                f"Argument `image_size` must be at least {_MIN_CNN_SIZE} with encoder='cnn'. "
+                f"Received: image_size={image_size!r}"
+            )
         self.dropout = check_dropout("dropout", dropout)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.max_len = check_positive_int("max_len", max_len)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = check_positive("learning_rate", learning_rate)
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.vectorizer = None
         self.words = None  # the caption vocabulary by id
         self.feature_dim = None  # learned from the data with encoder="features"
@@ -157,15 +171,25 @@ class CaptionPipeline(Pipeline):
         if isinstance(images, (list, tuple)) and images and isinstance(images[0], (bytes, str, os.PathLike)):
             if self.encoder == "features":
                 raise ValueError(f"Argument `{argument}` must be feature vectors with encoder='features'.")
+            for i, item in enumerate(images):
+                if not isinstance(item, (bytes, str, os.PathLike)):
+                    raise ValueError(
+                        f"Argument `{argument}`: {argument}[{i}] is {type(item).__name__}; a list of images "
+                        "holds encoded bytes or file paths only."
+                    )
             return np.stack([self._decode_one(item, i, argument) for i, item in enumerate(images)])
         try:
             array = np.asarray(images)
         except ValueError as error:
             raise ValueError(f"Argument `{argument}` must be an array of images: {error}") from None
+        if array.ndim == 0:
+            raise ValueError(
+                f"Argument `{argument}` must be an array of images. Received: {type(images).__name__}"
+            )
         if array.size == 0 or len(array) == 0:
             raise ValueError(f"Argument `{argument}` is empty: at least one image is needed.")
-        if not np.issubdtype(array.dtype, np.number):
-            raise ValueError(f"Argument `{argument}` must hold numbers. Received dtype: {array.dtype}")
+        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+            raise ValueError(f"Argument `{argument}` must hold real numbers. Received dtype: {array.dtype}")
         if not np.isfinite(array).all():
             raise ValueError(f"Argument `{argument}` holds NaN or infinite values.")
         if self.encoder == "features":
@@ -185,6 +209,11 @@ class CaptionPipeline(Pipeline):
                 f"Argument `{argument}` must be RGB images of shape (n, height, width, 3). "
                 f"Received shape: {array.shape}"
             )
+        if array.min() < 0 or array.max() > 255:  # uint8 would wrap them around
+            raise ValueError(
+                f"Argument `{argument}` must hold pixel values in [0, 255]. "
+                f"Received values in [{array.min()}, {array.max()}]."
+            )
         if array.shape[1:3] != (self.image_size, self.image_size):
             resized = tf.image.resize(array.astype("float32"), [self.image_size] * 2, antialias=True)
             array = np.clip(np.round(resized.numpy()), 0, 255)
@@ -203,7 +232,7 @@ class CaptionPipeline(Pipeline):
         images = self.check_images(images, argument="images" if argument == "data" else argument)
         if captions is None:
             return images, None
-        if isinstance(captions, str) or not hasattr(captions, "__len__"):
+        if isinstance(captions, (str, dict)) or not hasattr(captions, "__len__"):
             raise ValueError(
                 "Argument `captions` must be a list with one caption (or a list of captions) per image."
             )

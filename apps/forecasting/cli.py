@@ -55,7 +55,13 @@ def run(args, verbose):
         pipeline.check_run_folder(out, args.overwrite)  # before training
         split = int(len(series) * (1 - args.val_split))
         validation = series.iloc[split - args.lookback :]
-        pipeline.fit(series.iloc[:split], validation_data=(validation,), epochs=args.epochs, verbose=verbose)
+        pipeline.fit(
+            series.iloc[:split],
+            validation_data=(validation,),
+            epochs=args.epochs,
+            backup_dir=pipeline.run_backup(out, args.resume),
+            verbose=verbose,
+        )
         table = pipeline.backtest(series, start=split)
         metrics = table.drop(columns=["fold", "origin"]).groupby("model").mean().to_dict(orient="index")
         pipeline.save_run(out, metrics, series, overwrite=args.overwrite)

@@ -1,9 +1,11 @@
 """The forecasting pipeline's embedded default series, and the CSV reader."""
 
-from pathlib import Path
+import io
 
 import numpy as np
 import pandas as pd
+
+from ..checks import read_utf8
 
 __all__ = ["generate_mackey_glass", "generate_series", "read_series"]
 
@@ -64,8 +66,13 @@ def generate_mackey_glass(n=3000, tau=17, beta=0.2, gamma=0.1, power=10, step=0.
 
 
 def read_series(path):
-    """A CSV file as a DataFrame (pandas); the time column is named later, by `time_col`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Argument `data`: no such file {str(path)!r}.")
-    return pd.read_csv(path)
+    """A UTF-8 CSV file as a DataFrame (pandas); the time column is named later, by `time_col`."""
+    path, text = read_utf8(path, "data")
+    if not text.strip():
+        raise ValueError(f"Argument `data`: {str(path)!r} is empty (expected a header and one row per step).")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except pd.errors.ParserError as error:
+        raise ValueError(
+            f"Argument `data`: {str(path)!r} does not parse as CSV ({str(error).strip()})."
+        ) from None

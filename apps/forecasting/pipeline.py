@@ -11,7 +11,16 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
-from ..checks import check_bptt_steps, check_cell, check_choice, check_positive_int
+from ..checks import (
+    check_bptt_steps,
+    check_cell,
+    check_choice,
+    check_dropout,
+    check_positive,
+    check_positive_int,
+    check_seed,
+    preview,
+)
 from . import metrics as forecast_metrics
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
@@ -126,6 +135,24 @@ class FromLastValue(keras.layers.Layer):
         return {**super().get_config(), "targets": self.targets}
 
 
+def _check_columns(name, value):
+    """None, a column name, or a list of column names."""
+    names = value if isinstance(value, (list, tuple)) else [value]
+    if value is not None and not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in names):
+        raise ValueError(
+            f"Argument `{name}` must be None, a column name or a list of column names. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def _as_list(columns):
+    """None, or the column names as a list (one name becomes a list of one)."""
+    if columns is None:
+        return None
+    return list(columns) if isinstance(columns, (list, tuple)) else [columns]
+
+
 class ForecastPipeline(Pipeline):
     """Multi-step forecasting of `target` columns from the last `lookback` steps.
 
@@ -178,8 +205,8 @@ class ForecastPipeline(Pipeline):
         seed=0,
     ):
         super().__init__()
-        self.target = target
-        self.covariates = covariates
+        self.target = _check_columns("target", target)
+        self.covariates = _check_columns("covariates", covariates)
         self.lookback = check_positive_int("lookback", lookback)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.lookback, "lookback")
         self.horizon = check_positive_int("horizon", horizon)
@@ -190,7 +217,13 @@ class ForecastPipeline(Pipeline):
         self.layers = check_positive_int("layers", layers)
         self.strategy = check_choice("strategy", strategy, STRATEGIES)
         if quantiles is not None:
-            quantiles = [float(q) for q in quantiles]
+            try:
+                quantiles = [float(q) for q in quantiles]
+            except (TypeError, ValueError):
+                raise ValueError(
+                    "Argument `quantiles` must be None or a list of levels in (0, 1). "
+                    f"Received: {quantiles!r}"
+                ) from None
             if not quantiles or any(not 0 < q < 1 for q in quantiles) or quantiles != sorted(set(quantiles)):
                 raise ValueError(
                     f"Argument `quantiles` must be None or increasing levels in (0, 1). Received: {quantiles}"
@@ -198,45 +231,64 @@ class ForecastPipeline(Pipeline):
         self.quantiles = quantiles
         self.scaler = check_choice("scaler", scaler, sorted(SCALERS))
         self.season = None if season is None else check_positive_int("season", season)
-        self.dropout = float(dropout)
+        self.dropout = check_dropout("dropout", dropout)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = float(learning_rate)
-        self.seed = seed
+        self.learning_rate = check_positive("learning_rate", learning_rate)
+        self.seed = check_seed(seed)
         self.state = None  # learned: columns, frequency, scaling, seasonal period
 
     # Data --------------------------------------------------------------------------------
 
-    def _columns(self, frame):
-        """`(targets, covariates)` for this frame (learned state once fitted)."""
-        if self.state is not None:
+    def _columns(self, frame, learned=True):
+        """`(targets, covariates)` for this frame (the learned ones once fitted, if `learned`)."""
+        if learned and self.state is not None:
             return self.state["targets"], self.state["covariates"]
         candidates = [
             c for c in frame.columns if c != self.time_col and pd.api.types.is_numeric_dtype(frame[c])
         ]
-        targets = [self.target] if isinstance(self.target, str) else list(self.target or candidates[:1])
+        targets = _as_list(self.target) or candidates[:1]
         if not targets:
             raise ValueError("Argument `target`: the data has no numeric column to forecast.")
-        covariates = self.covariates
+        covariates = _as_list(self.covariates)
         if covariates is None:
             covariates = [c for c in candidates if c not in targets]
-        return targets, list(covariates)
+        for name, columns in (("target", targets), ("covariates", covariates)):
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise ValueError(
+                    f"Argument `{name}`: no column(s) {preview(missing)} in the data; "
+                    f"its columns are {preview(list(frame.columns))}."
+                )
+        both = [c for c in covariates if c in targets]
+        if both:
+            raise ValueError(
+                f"Argument `covariates`: {preview(both)} is a target too; a column is one or the other."
+            )
+        return targets, covariates
 
     def check_data(self, frame, argument="data"):
-        targets, covariates = self._columns(frame) if isinstance(frame, pd.DataFrame) else ([], [])
+        # training data (`data`) is read afresh, so a refit may differ; other data must match it
+        learned = argument != "data" and self.state is not None
+        targets, covariates = self._columns(frame, learned) if isinstance(frame, pd.DataFrame) else ([], [])
         series, freq = prepare_series(frame, targets + covariates, self.time_col, self.fill, argument)
         if len(series) < self.lookback + self.horizon:
             raise ValueError(
                 f"Argument `{argument}` has {len(series)} steps; lookback + horizon = "
                 f"{self.lookback + self.horizon} are needed."
             )
-        if self.state is not None and freq != self.state["freq"]:
+        if learned and freq != self.state["freq"]:
             raise ValueError(
                 f"Argument `{argument}` has frequency {freq!r}; the model was fit on {self.state['freq']!r}."
+            )
+        if learned and np.abs(self._scale(series.to_numpy())).max() > np.finfo("float32").max:
+            raise ValueError(
+                f"Argument `{argument}` holds values so far outside the training data's range that they "
+                "overflow the model's float32 once scaled."
             )
         return series
 
     def learn_preprocessing(self, train):
-        targets, covariates = self._columns(train)
+        targets, covariates = self._columns(train, learned=False)
         scaler = SCALERS[self.scaler]().fit(train.to_numpy())
         if self.scaler == "minmax":
             offset, factor = scaler.data_min_, scaler.data_range_
@@ -344,9 +396,21 @@ class ForecastPipeline(Pipeline):
         return frame
 
     def evaluate(self, series):
-        """MAE, RMSE, MASE and sMAPE (and pinball, coverage) over every window of `series`."""
+        """MAE, RMSE, MASE and sMAPE (and pinball, coverage) over every window of `series`.
+
+        The first window starts after `lookback` steps, and after more than one season (MASE's
+        in-sample scale compares each step with the one a season before).
+        """
         self._check_fitted("evaluate")
-        table = self.backtest(series, start=self.lookback, stride=1, baselines=False)
+        start = max(self.lookback, self.state["season"] + 1)
+        n = len(self.check_data(series, argument="series"))
+        if n < start + self.horizon:
+            raise ValueError(
+                f"Argument `series` has {n} steps; evaluate needs {start + self.horizon}: {start} before "
+                f"the first forecast (lookback, and more than season={self.state['season']} for MASE) "
+                f"and horizon={self.horizon} after."
+            )
+        table = self.backtest(series, start=start, stride=1, baselines=False)
         return table.drop(columns=["model", "fold", "origin"]).mean().to_dict()
 
     def backtest(self, series, start=None, stride=None, refit=False, epochs=10, baselines=True):
@@ -369,13 +433,21 @@ class ForecastPipeline(Pipeline):
         if start is None:
             start = max(self.lookback, int(0.8 * n))
         elif not isinstance(start, (int, np.integer)):
-            start = int(series.index.get_indexer([pd.Timestamp(start)], method="bfill")[0])
+            try:
+                start = int(series.index.get_indexer([pd.Timestamp(start)], method="bfill")[0])
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"Argument `start` must be a position or a timestamp. Received: start={start!r}"
+                ) from None
         stride = self.horizon if stride is None else check_positive_int("stride", stride)
         origins = list(range(start, n - self.horizon + 1, stride))
-        if start < self.lookback or not origins:
+        # checked before any (re)fit: MASE's in-sample scale needs more than one season
+        season = self.state["season"] if self.state else self.season or seasonal_period(series.index.freqstr)
+        before = max(self.lookback, season + 1)
+        if start < before or not origins:
             raise ValueError(
-                f"Argument `start`: the first origin needs {self.lookback} steps before it and "
-                f"{self.horizon} after; the series has {n} steps."
+                f"Argument `start`: the first origin needs {before} steps before it (lookback, and more "
+                f"than season={season} for MASE) and {self.horizon} after; the series has {n} steps."
             )
         if self.model is None and not refit:
             self.fit(series.iloc[:start], epochs=epochs, verbose=0)
@@ -494,6 +566,7 @@ class ForecastPipeline(Pipeline):
             target_offset, target_factor = target_offset[:, None], target_factor[:, None]
 
         def serve(history):
+            history = tf.debugging.assert_all_finite(history, "Argument `history` holds NaN or infinity.")
             forecasts = (
                 self.model((history - offset) / factor, training=False) * target_factor + target_offset
             )

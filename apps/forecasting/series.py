@@ -5,8 +5,11 @@ frequency is inferred; missing timestamps and NaN are filled by an explicit poli
 rejected with an error that names the first bad timestamp.
 """
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
+
+from ..checks import preview
 
 __all__ = ["FILL", "prepare_series", "seasonal_period"]
 
@@ -59,7 +62,8 @@ def prepare_series(frame, columns, time_col=None, fill=None, argument="data"):
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(
-            f"Argument `{argument}` has no column(s) {missing}; its columns are {list(frame.columns)}."
+            f"Argument `{argument}` has no column(s) {preview(missing)}; "
+            f"its columns are {preview(list(frame.columns))}."
         )
     for column in columns:
         if not is_numeric_dtype(frame[column]):
@@ -67,6 +71,11 @@ def prepare_series(frame, columns, time_col=None, fill=None, argument="data"):
                 f"Argument `{argument}`: column {column!r} is not numeric ({frame[column].dtype})."
             )
     frame = frame[list(columns)].astype("float64")
+    infinite = np.isinf(frame.to_numpy()).any(axis=1)
+    if infinite.any():  # no fill policy makes sense of them, and they would turn every forecast NaN
+        raise ValueError(
+            f"Argument `{argument}` holds an infinite value, first at {frame.index[infinite.argmax()]}."
+        )
 
     freq = _infer_freq(frame.index) if len(frame) >= 3 else None
     if freq is None:  # gaps: the most common step is the frequency
@@ -112,7 +121,8 @@ def _with_time_index(frame, time_col, argument):
     ):
         if time_col not in frame.columns:
             raise ValueError(
-                f"Argument `time_col`: no column {time_col!r}; the columns are {list(frame.columns)}."
+                f"Argument `time_col`: no column {time_col!r}; "
+                f"the columns are {preview(list(frame.columns))}."
             )
         try:
             index = pd.DatetimeIndex(pd.to_datetime(frame[time_col]))

@@ -22,7 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--seq-len", type=int, default=128, help="tokens per training window")
-    parser.add_argument("--bptt-steps", default="32", help="truncated BPTT length k, or 'full' (default 32)")
+    parser.add_argument(
+        "--bptt-steps", default=None, help="truncated BPTT length k, or 'full' (default min(32, --seq-len))"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--val-split", type=float, default=0.1, help="documents held out from --data")
     parser.add_argument("--max-documents", type=int, default=None, help="use only this many documents")
@@ -51,7 +53,9 @@ def load_data(data=None, val_split=0.1, max_documents=None, seed=0):
     return documents[:-n_val], documents[-n_val:], None
 
 
-def _bptt_steps(value):
+def _bptt_steps(value, seq_len):
+    if value is None:
+        return min(32, seq_len) if seq_len > 0 else 32  # a bad --seq-len is reported by the pipeline
     if value == "full":
         return None
     try:
@@ -71,14 +75,17 @@ def run(args, verbose):
             units=args.units,
             layers=args.layers,
             seq_len=args.seq_len,
-            bptt_steps=_bptt_steps(args.bptt_steps),
+            bptt_steps=_bptt_steps(args.bptt_steps, args.seq_len),
             length=args.length,
             temperature=args.temperature,
             top_k=args.top_k,
         )
         pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
         train, validation, test = load_data(args.data, args.val_split, args.max_documents)
-        pipeline.fit(train, validation_data=validation, epochs=args.epochs, verbose=verbose)
+        backup = pipeline.run_backup(out, args.resume)
+        pipeline.fit(
+            train, validation_data=validation, epochs=args.epochs, backup_dir=backup, verbose=verbose
+        )
         scored = test or validation or train
         metrics = pipeline.evaluate(scored)
         pipeline.save_run(out, metrics, overwrite=args.overwrite)

@@ -12,11 +12,14 @@ from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
 from ..checks import (
+    check_bool,
     check_bptt_steps,
     check_cell,
     check_choice,
     check_dropout,
+    check_positive,
     check_positive_int,
+    check_seed,
 )
 from ..generation import (
     END,
@@ -111,14 +114,14 @@ class LanguageModelPipeline(Pipeline):
         self.seq_len = check_positive_int("seq_len", seq_len)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.seq_len, "seq_len")
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
-        self.lowercase = bool(lowercase)
+        self.lowercase = check_bool("lowercase", lowercase)
         self.dropout = check_dropout("dropout", dropout)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = check_positive("learning_rate", learning_rate)
         self.length = check_positive_int("length", length)
         check_decoding("sample", temperature=temperature, top_k=top_k)
         self.temperature, self.top_k = float(temperature), top_k
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.lookup = None  # tokens -> ids
         self.tokens = None  # ids -> tokens, for graph code
         self.counts = None  # training count of every id, for the unigram baseline

@@ -57,6 +57,8 @@ def load_data(data=None, split=None, text_col="text", label_col="label", val_spl
     if not 0 <= val_split < 1:
         raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
     validation = frame.sample(frac=val_split, random_state=seed) if val_split > 0 else None
+    if validation is not None and validation.empty:  # too few rows to hold any out
+        validation = None
     train = frame.drop(validation.index) if validation is not None else frame
     return train, validation, None
 
@@ -83,6 +85,7 @@ def run(args, verbose):
             epochs=args.epochs,
             verbose=verbose,
             validation_data=None if validation is None else (validation.text, validation.label),
+            backup_dir=pipeline.run_backup(out, args.resume),
         )
         scored = test if test is not None else validation if validation is not None else train
         metrics = pipeline.evaluate(scored.text, scored.label, baseline=True)
@@ -92,14 +95,15 @@ def run(args, verbose):
     if args.verb == "evaluate":
         splits = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)
         # test, else val, else the whole file or split
-        scored = next(split for split in reversed(splits) if split is not None)
+        scored = next((split for split in reversed(splits) if split is not None), None)
+        if scored is None:
+            raise ValueError(f"Argument `--data`: {args.data!r} holds no split to evaluate.")
         return _summary(pipeline.evaluate(scored.text, scored.label), out)
     if args.verb == "predict":
-        texts = args.text or (
-            load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)[0].text.tolist()
-            if args.data
-            else None
-        )
+        texts = args.text
+        if not texts and args.data:
+            frame = load_data(args.data, args.split, args.text_col, args.label_col, val_split=0)[0]
+            texts = None if frame is None else frame.text.tolist()
         if not texts:
             raise ValueError("Arguments `--text` or `--data`: give the texts to predict.")
         return "\n".join(

@@ -1,9 +1,12 @@
 """Data for the sentiment pipeline: the embedded generator and readers for real data sets."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..checks import preview, read_utf8
 
 __all__ = ["LABELS", "generate_tweets", "load_default", "read_table", "read_tweeteval"]
 
@@ -161,23 +164,34 @@ def read_table(path, text_col="text", label_col="label", sep=None):
     `sep` defaults to a tab for `.tsv` and `.tab` files and to a comma otherwise. Returns
     a DataFrame with the columns `text` and `label`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Argument `data`: no such file {str(path)!r}.")
+    path, text = read_utf8(path, "data")
+    if not text.strip():
+        raise ValueError(f"Argument `data`: {str(path)!r} is empty (expected a header and one row per text).")
     if sep is None:
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    frame = pd.read_csv(
-        path,
-        sep=sep,
-        dtype={text_col: "string"},
-        keep_default_na=False,
-        quoting=3 if sep == "\t" else 0,
-    )
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype={text_col: "string"},
+            keep_default_na=False,
+            quoting=3 if sep == "\t" else 0,
+        )
+    except pd.errors.ParserError as error:
+        raise ValueError(
+            f"Argument `data`: {str(path)!r} does not parse as a table ({str(error).strip()})."
+        ) from None
     missing = [c for c in (text_col, label_col) if c not in frame.columns]
     if missing:
         raise ValueError(
-            f"Argument `text_col`/`label_col`: column(s) {missing} not in {str(path)!r}; "
-            f"its columns are {list(frame.columns)}."
+            f"Argument `text_col`/`label_col`: column(s) {preview(missing)} not in {str(path)!r}; "
+            f"its columns are {preview(list(frame.columns))}."
+        )
+    empty = frame[label_col].astype(str).str.strip() == ""  # missing values stay text: "" here
+    if empty.any():
+        raise ValueError(
+            f"Argument `data`: data row {int(empty.argmax()) + 1} of {str(path)!r} has no `{label_col}` "
+            "(every text needs its label)."
         )
     return pd.DataFrame({"text": frame[text_col].astype(str), "label": frame[label_col]})
 
@@ -194,8 +208,8 @@ def read_tweeteval(folder, split="train"):
         if not file.is_file():
             raise ValueError(f"Argument `data`: {str(folder)!r} has no {file.name} (TweetEval layout).")
     # one tweet per line: split on "\n" only, since tweets may hold other line separators
-    texts = text_file.read_text(encoding="utf-8").split("\n")
-    labels = label_file.read_text(encoding="utf-8").split()
+    texts = read_utf8(text_file, "data")[1].split("\n")
+    labels = read_utf8(label_file, "data")[1].split()
     texts = texts[: len(labels)] if len(texts) == len(labels) + 1 and texts[-1] == "" else texts
     if len(texts) != len(labels):
         raise ValueError(
@@ -203,12 +217,26 @@ def read_tweeteval(folder, split="train"):
         )
     mapping_file = folder / "mapping.txt"
     if mapping_file.is_file():
-        mapping = dict(
-            line.split("\t")[:2]
-            for line in mapping_file.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        )
+        lines = [line for line in read_utf8(mapping_file, "data")[1].splitlines() if line.strip()]
+        bad = [line for line in lines if "\t" not in line]
+        if bad:
+            raise ValueError(
+                f"Argument `data`: {mapping_file.name} has a line without id<TAB>name: {bad[0][:80]!r}."
+            )
+        mapping = dict(line.split("\t")[:2] for line in lines)
+        unknown = sorted(set(labels) - set(mapping))
+        if unknown:
+            raise ValueError(
+                f"Argument `data`: {label_file.name} has label id(s) {preview(unknown)} "
+                f"that {mapping_file.name} does not map."
+            )
         labels = [mapping[label].strip() for label in labels]
     else:
-        labels = [int(label) for label in labels]
+        try:
+            labels = [int(label) for label in labels]
+        except ValueError:
+            raise ValueError(
+                f"Argument `data`: {label_file.name} holds labels that are not integer ids "
+                "(add a mapping.txt, `id<TAB>name` lines, for named labels)."
+            ) from None
     return pd.DataFrame({"text": [t.rstrip() for t in texts], "label": labels})

@@ -1,5 +1,7 @@
 """`SentimentPipeline`: a tweet in, negative / neutral / positive out (many-to-one)."""
 
+import numbers
+
 import keras
 import numpy as np
 import pandas as pd
@@ -21,11 +23,14 @@ from rnnkit.layers import Recurrent
 
 from ..base import Pipeline
 from ..checks import (
+    check_bool,
     check_bptt_steps,
     check_cell,
     check_choice,
     check_dropout,
+    check_positive,
     check_positive_int,
+    check_seed,
     check_texts,
 )
 from ..text import PADDING, normalize_tweets, pad_or_truncate
@@ -93,9 +98,11 @@ class SentimentPipeline(Pipeline):
         self.cell = check_cell(cell, units)
         self.units = check_positive_int("units", units)
         self.layers = check_positive_int("layers", layers)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        if self.vocab_size < 2:  # TextVectorization keeps padding and [UNK] at least
+            raise ValueError(f"Argument `vocab_size` must be at least 2. Received: vocab_size={vocab_size!r}")
         self.max_len = check_positive_int("max_len", max_len)
         self.padding = check_choice("padding", padding, PADDING)
         self.truncating = check_choice("truncating", truncating, PADDING)
@@ -103,8 +110,8 @@ class SentimentPipeline(Pipeline):
         self.dropout = check_dropout("dropout", dropout)
         self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = float(learning_rate)
-        self.seed = seed
+        self.learning_rate = check_positive("learning_rate", learning_rate)
+        self.seed = check_seed(seed)
         self.labels = None  # the label set, in the order of the model's outputs
         self.vectorizer = None
         self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
@@ -116,13 +123,24 @@ class SentimentPipeline(Pipeline):
         texts = check_texts(texts, argument="texts" if argument == "data" else argument)
         if labels is None:
             return texts, None
+        if isinstance(labels, (str, bytes, dict)) or not hasattr(labels, "__len__"):
+            raise ValueError(
+                "Argument `labels` must be a list, NumPy array or pandas Series with one label per text. "
+                f"Received: {type(labels).__name__}"
+            )
         labels = list(labels.tolist() if isinstance(labels, (pd.Series, np.ndarray)) else labels)
         if len(labels) != len(texts):
             raise ValueError(f"Argument `labels` has {len(labels)} items for {len(texts)} texts.")
         for i, label in enumerate(labels):
             if label is None or (isinstance(label, float) and np.isnan(label)):
                 raise ValueError(f"Argument `labels`: item {i} is missing (None/NaN).")
-        if self.labels is not None:
+            if not isinstance(label, (str, numbers.Integral)):  # a class name or id; not a list, not 0.5
+                raise ValueError(
+                    f"Argument `labels`: item {i} is {type(label).__name__}; each label must be a string "
+                    "or an integer."
+                )
+        # the label set is learnt from the training data; later data may only use it
+        if self.labels is not None and argument != "data":
             unseen = sorted({str(label) for label in labels} - {str(label) for label in self.labels})
             if unseen:
                 raise ValueError(

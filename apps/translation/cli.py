@@ -58,6 +58,8 @@ def load_data(data=None, languages="en,de", val_split=0.1, seed=0):
     if not 0 <= val_split < 1:
         raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
     validation = frame.sample(frac=val_split, random_state=seed) if val_split > 0 else None
+    if validation is not None and validation.empty:  # too few rows to hold any out
+        validation = None
     train = frame.drop(validation.index) if validation is not None else frame
     return train, validation, None
 
@@ -91,6 +93,7 @@ def run(args, verbose):
             epochs=args.epochs,
             verbose=verbose,
             validation_data=None if validation is None else (validation.source, validation.target),
+            backup_dir=pipeline.run_backup(out, args.resume),
         )
         scored = test if test is not None else validation if validation is not None else train
         metrics = pipeline.evaluate(scored.source, scored.target, method=method)
@@ -102,9 +105,10 @@ def run(args, verbose):
         scored = next(split for split in reversed(splits) if split is not None)  # test, else val, else all
         return _summary(pipeline.evaluate(scored.source, scored.target, method=method), out)
     if args.verb == "translate":
-        texts = args.text or (
-            load_data(args.data, args.languages, val_split=0)[0].source.tolist() if args.data else None
-        )
+        texts = args.text
+        if not texts and args.data:
+            frame = load_data(args.data, args.languages, val_split=0)[0]
+            texts = None if frame is None else frame.source.tolist()
         if not texts:
             raise ValueError("Arguments `--text` or `--data`: give the sentences to translate.")
         translations = pipeline.translate(texts, method=method)

@@ -12,11 +12,14 @@ from rnnkit.layers.attention import SCORES
 
 from ..base import Pipeline
 from ..checks import (
+    check_bool,
     check_cell,
     check_choice,
     check_dropout,
     check_non_negative,
+    check_positive,
     check_positive_int,
+    check_seed,
     check_texts,
 )
 from ..generation import (
@@ -105,19 +108,19 @@ class TranslationPipeline(Pipeline):
         self.units = check_positive_int("units", units)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.layers = check_positive_int("layers", layers)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
         self.attention = check_choice("attention", attention, [*SCORES, None])
         self.dropout = check_dropout("dropout", dropout)
         self.source_vocab_size = check_positive_int("source_vocab_size", source_vocab_size)
         self.target_vocab_size = check_positive_int("target_vocab_size", target_vocab_size)
         self.max_source_len = check_positive_int("max_source_len", max_source_len)
         self.max_target_len = check_positive_int("max_target_len", max_target_len)
-        self.lowercase = bool(lowercase)
+        self.lowercase = check_bool("lowercase", lowercase)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = check_positive("learning_rate", learning_rate)
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.source_vectorizer = None
         self.target_vectorizer = None
         self.target_words = None  # the target vocabulary by id
@@ -126,13 +129,16 @@ class TranslationPipeline(Pipeline):
     # Preprocessing -------------------------------------------------------------------------
 
     def check_data(self, sources, targets=None, argument="data"):
-        sources = check_texts(sources, argument="sources" if argument == "data" else argument)
+        # fit takes `sources, targets`, evaluate `sources, references`
+        names = {"data": ("sources", "targets"), "sources": ("sources", "references")}
+        source_name, target_name = names.get(argument, (f"{argument}[0]", f"{argument}[1]"))
+        sources = check_texts(sources, argument=source_name)
         if targets is None:
             return sources, None
-        targets = check_texts(targets, argument="targets" if argument == "data" else argument)
+        targets = check_texts(targets, argument=target_name)
         if len(targets) != len(sources):
             raise ValueError(
-                f"Arguments `sources` and `targets` must have the same length: "
+                f"Arguments `{source_name}` and `{target_name}` must have the same length: "
                 f"{len(sources)} sources, {len(targets)} targets."
             )
         return sources, targets
@@ -145,8 +151,13 @@ class TranslationPipeline(Pipeline):
         sources, targets = train
         if targets is None:
             raise ValueError("Argument `targets` is required to fit.")
+        source_words = adapt_words(
+            self._standardize(tf.constant(sources)), max(self.source_vocab_size - 2, 1)
+        )
+        if not source_words:
+            raise ValueError("Argument `sources` holds no words: every source sentence is empty.")
         self._set_vocabularies(
-            adapt_words(self._standardize(tf.constant(sources)), max(self.source_vocab_size - 2, 1)),
+            source_words,
             adapt_words(self._standardize(tf.constant(targets)), max(self.target_vocab_size - 4, 1)),
         )
         self._warn_truncated(sources, targets)

@@ -147,6 +147,9 @@ def test_word_level_and_other_cells(corpus, cell):
         ({"cell": "transformer"}, "cell"),
         ({"dropout": 1.5}, "dropout"),
         ({"seq_len": -3}, "seq_len"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"seed": -1}, "seed"),
+        ({"lowercase": "yes"}, "lowercase"),
     ],
 )
 def test_bad_hyper_parameters(kwargs, argument):

@@ -1,0 +1,130 @@
+"""Safe loading: the `.keras` file in every saved pipeline loads with `safe_mode=True` in a fresh
+process, where only importing rnnkit registers its classes, and computes what it did when saved.
+Its config holds no lambda and no pickled code: only Keras classes and rnnkit's registered ones."""
+
+import importlib
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.apps.test_sentiment import TEXTS
+
+from .runs import DOCUMENTS, PAIRS, SCENES, SERIES
+
+TASKS = ("sentiment", "forecast", "translation", "caption", "language_model")
+
+LOAD = """
+import importlib, json, sys
+import keras, numpy as np
+for folder in sys.argv[1:]:  # one pipeline after another: each needs only its own module
+    # what Pipeline.load imports: the module of the saved pipeline's class, which registers its layers
+    module = json.load(open(folder + "/config.json"))["class"].rpartition(".")[0]
+    importlib.import_module(module)
+    model = keras.saving.load_model(folder + "/model.keras", safe_mode=True)
+    inputs = np.load(folder + "/inputs.npz")
+    x = [inputs[f"arr_{i}"] for i in range(len(inputs.files))]
+    outputs = model(x[0] if len(x) == 1 else tuple(x), training=False)
+    np.save(folder + "/outputs.npy", keras.ops.convert_to_numpy(outputs))
+"""
+
+
+def model_inputs(task, pipeline):
+    """A batch the task's model takes, as the pipeline prepares it."""
+    if task == "sentiment":
+        return [pipeline.encode(tf.constant(TEXTS[:6])).numpy()]
+    if task == "forecast":
+        history, _ = next(iter(pipeline.make_dataset(pipeline.check_data(SERIES))))
+        return [history.numpy()]
+    if task == "language_model":
+        ids, _, _ = next(iter(pipeline.make_dataset(DOCUMENTS)))
+        return [ids.numpy()]
+    if task == "translation":
+        data = pipeline.check_data(list(PAIRS.source[:4]), list(PAIRS.target[:4]))
+    else:
+        data = pipeline.check_data(SCENES[0][:4], SCENES[1][:4])
+    (first, target_in), _, _ = next(iter(pipeline.make_dataset(data)))
+    return [first.numpy(), target_in.numpy()]
+
+
+@pytest.fixture(scope="module")
+def saved(sentiment_run, forecast_run, translation_run, caption_run, language_model_run, tmp_path_factory):
+    """`{task: (folder, expected outputs)}`, each loaded in one fresh process."""
+    runs = (sentiment_run, forecast_run, translation_run, caption_run, language_model_run)
+    runs = dict(zip(TASKS, runs, strict=True))
+    root = tmp_path_factory.mktemp("safe_loading")
+    folders = {}
+    for task, run in runs.items():
+        pipeline = run.pipeline
+        folder = pipeline.save(root / task)
+        inputs = model_inputs(task, pipeline)
+        np.savez(folder / "inputs.npz", *inputs)
+        expected = pipeline.model(inputs[0] if len(inputs) == 1 else tuple(inputs), training=False)
+        folders[task] = folder, np.asarray(expected)
+    subprocess.run(
+        [sys.executable, "-c", LOAD, *[str(folder) for folder, _ in folders.values()]],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return folders
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_model_loads_in_safe_mode_and_computes_the_same(saved, task):
+    folder, expected = saved[task]
+    # a fresh process and the same weights: equal up to the float32 rounding of its thread pool
+    np.testing.assert_allclose(np.load(folder / "outputs.npy"), expected, rtol=1e-6, atol=1e-6)
+
+
+def objects(config):
+    """Every serialized object (a dict with `class_name`) in a `.keras` config, depth first."""
+    if isinstance(config, dict):
+        if "class_name" in config:
+            yield config
+        for value in config.values():
+            yield from objects(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from objects(value)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_saved_config_holds_no_code(saved, task):
+    folder, _ = saved[task]
+    with zipfile.ZipFile(folder / "model.keras") as archive:
+        assert sorted(archive.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]  # no pickle
+        text = archive.read("config.json").decode()
+    assert "lambda" not in text.lower()  # neither a Lambda layer nor a serialized `__lambda__`
+    for item in objects(json.loads(text)):
+        module = item.get("module") or ""
+        assert module.split(".")[0] in ("", "keras", "rnnkit"), item["class_name"]  # nothing else imported
+        assert item["class_name"] not in ("__lambda__", "Lambda"), item
+        if module.startswith("rnnkit"):  # found by its registration, not by importing a module path
+            assert item["registered_name"] == f"rnnkit>{item['class_name']}"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"class": "os.system", "config": {}},  # would import and call any module a file names
+        {"class": "rnnkit.apps.sentiment.pipeline.NoSuchPipeline", "config": {}},
+        {"config": {}},
+        ["not", "a", "dict"],
+    ],
+    ids=["foreign-module", "unknown-class", "no-class", "not-a-dict"],
+)
+def test_a_tampered_pipeline_folder_is_refused_before_importing(header, tmp_path, monkeypatch):
+    from rnnkit.apps.base import Pipeline
+
+    imported = []
+    real_import = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module", lambda name: imported.append(name) or real_import(name))
+    (tmp_path / "config.json").write_text(json.dumps(header))
+    with pytest.raises(ValueError, match="`path`"):
+        Pipeline.load(tmp_path)
+    assert all(name.startswith("rnnkit.apps.") for name in imported)
