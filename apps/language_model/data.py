@@ -10,6 +10,7 @@ given Python version.
 import importlib
 import inspect
 import random
+import warnings
 
 from ..checks import check_split_fractions, read_utf8
 
@@ -59,7 +60,9 @@ def stdlib_docstrings(modules=DEFAULT_MODULES, min_chars=100):
                     if not method_name.startswith("_") and inspect.isfunction(method)
                 ]
         for member in members:
-            doc = inspect.getdoc(member)
+            with warnings.catch_warnings():  # e.g. typing.io's deprecation, raised by reading it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                doc = inspect.getdoc(member)
             if doc and len(doc) >= min_chars and doc not in seen:
                 seen.add(doc)
                 documents.append(doc)
