@@ -12,7 +12,6 @@ beam search, with training minutes, side by side in one run.
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,8 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from benchmarks import machine, publish  # noqa: E402
 from rnnkit.apps.captioning import CaptionPipeline, load_default  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "caption_scenes.md"
@@ -57,7 +56,7 @@ def run(args):
         "# Captions for generated scenes (held-out scenes)",
         "",
         f"Command: `python -m benchmarks.caption_scenes {' '.join(sys.argv[1:])}`".rstrip(),
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, CPU only.",
+        machine(),
         f"Data: {len(train[0])} training, {len(validation[0])} validation, {len(test[0])} test scenes "
         f"(seed {args.seed}); {args.cell} decoder with {args.units} units, CNN encoder trained from scratch.",
         "",
@@ -66,10 +65,7 @@ def run(args):
         *rows,
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.quick:
-        RESULTS.write_text(text)
+    publish(lines, RESULTS, write=not args.quick)
     return rows
 
 

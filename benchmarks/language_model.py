@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from benchmarks import machine, publish  # noqa: E402
 from rnnkit.apps.language_model import LanguageModelPipeline, load_default  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "language_model.md"
@@ -70,7 +70,7 @@ def run(args):
         "# Character language model of the standard library's docstrings (held-out documents)",
         "",
         f"Command: `python -m benchmarks.language_model {' '.join(sys.argv[1:])}`".rstrip(),
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, CPU only.",
+        machine(),
         f"Data: Python {platform.python_version()} docstrings, {len(train)} training documents "
         f"({n_chars} characters), {len(validation)} validation, {len(test)} test (seed {args.seed}).",
         f"Model: {args.units} units, windows of {args.seq_len} characters, dropout {args.dropout}; "
@@ -86,10 +86,7 @@ def run(args):
         *samples,
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.quick:
-        RESULTS.write_text(text)
+    publish(lines, RESULTS, write=not args.quick)
     return rows
 
 

@@ -15,7 +15,6 @@ is not here (the issue's goal, BLEU >= 35, is stated on it); val is the honest s
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,11 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from rnnkit.apps.translation import TranslationPipeline, read_parallel  # noqa: E402
 
 DATA = Path(__file__).parents[1] / ".." / "shared" / "data" / "multi30k_en_de"
+from benchmarks import machine, publish  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "translate_multi30k.md"
 
 
@@ -113,7 +113,7 @@ def run(args):
         "# EN->DE translation on Multi30k (val, 1,014 sentences)",
         "",
         f"Command: `python -m benchmarks.translate_multi30k {' '.join(sys.argv[1:])}`".rstrip(),
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, CPU only.",
+        machine(),
         f"Training: {minutes:.1f} minutes, {epochs} epochs (early stopping on val loss, budget "
         f"{args.minutes} min), {len(train_set)} pairs. Metrics: sacrebleu, cased, detokenized.",
         "",
@@ -128,10 +128,7 @@ def run(args):
         *(f"- {s}\n  - rnnkit: {h}\n  - reference: {r}" for s, h, r in samples),
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.quick:
-        RESULTS.write_text(text)
+    publish(lines, RESULTS, write=not args.quick)
     return rows
 
 
