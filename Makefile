@@ -3,16 +3,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
+OPS := $(VENV)/.rnnkit-ops
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install bench lint clean
 
-demo: $(STAMP)
+demo: $(OPS)
 	$(BIN)/rnnkit demo
 
-test: $(STAMP)
+test: $(OPS)
 	$(BIN)/python -m pytest
 
-install: $(STAMP)
+install: $(OPS)
+
+# PyTorch for the reference rows, then the speed table (benchmarks/results/recurrent_speed.md).
+bench: $(OPS)
+	$(BIN)/python -m pip install --quiet -e '.[bench,test]'
+	$(BIN)/python -m benchmarks.recurrent_speed
 
 # Reinstall whenever the packaging metadata changes.
 $(STAMP): setup.cfg pyproject.toml
@@ -21,8 +27,13 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The fused recurrence op (layers/_ops/recurrence.cc), compiled once against this TensorFlow.
+$(OPS): layers/_ops/recurrence.cc $(STAMP)
+	$(BIN)/python -c "from rnnkit.layers import fused; print('built', fused.build())"
+	touch $(OPS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check layers apps tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info layers/_ops/*.so

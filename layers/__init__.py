@@ -2,10 +2,11 @@
 
 Every cell splits a step at the kernel/recurrent seam (`RecurrentCell`), works inside
 `keras.layers.RNN`, and inside `Recurrent`, which projects the whole input sequence in
-one matrix product before the time loop.
+one matrix product before the time loop and runs the loop as one compiled op
+(`fused`) for the cells whose math the op holds.
 """
 
-from . import decoding, diagnostics, initializers, reservoir
+from . import decoding, diagnostics, fused, initializers, reservoir
 from .attention import AttentionCell
 from .deep import DeepRecurrent
 from .echo_state_cell import EchoStateCell
@@ -35,6 +36,7 @@ __all__ = [
     "SpectralRadius",
     "decoding",
     "diagnostics",
+    "fused",
     "get_cell",
     "clone_cell",
     "initializers",

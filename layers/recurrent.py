@@ -3,6 +3,7 @@
 import keras
 from keras import ops, tree
 
+from . import fused as fused_op
 from ._keras_compat import rnn
 
 __all__ = ["Recurrent"]
@@ -24,10 +25,12 @@ class Recurrent(keras.layers.RNN):
 
     The input projection has no time dependence, so it runs as one large matrix
     product instead of T small ones; the loop keeps only the work that must be
-    sequential. Whether that is faster depends on the device: on a 2-core CPU the
-    wider per-step reads cost more than the small products they replace
-    (`benchmarks/results/recurrent_speed.md`). The outputs are those of
-    `keras.layers.RNN(cell)` (tested to 1e-5).
+    sequential. With `fused=True` (the default) that loop is one compiled op for
+    every rnnkit cell whose math it holds (`rnnkit.layers.fused`: Elman, leaky and
+    echo-state units with tanh, LSTM, GRU), which on the CPU trains faster than
+    PyTorch's fused layers (`benchmarks/results/recurrent_speed.md`); other cells, and
+    traces inside `fused.portable()` (exports), step `recurrent_step` in Keras's loop.
+    The outputs are those of `keras.layers.RNN(cell)` (tested to 1e-5), on both paths.
     A cell without the seam (a Keras cell, a list of cells) is stepped as
     `keras.layers.RNN` steps it.
 
@@ -38,8 +41,10 @@ class Recurrent(keras.layers.RNN):
     at sequence boundaries; the forward pass is unchanged. With `k >= T` it is full BPTT.
 
     Args: those of `keras.layers.RNN` (`cell`, `return_sequences`, `return_state`,
-    `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`), and `bptt_steps`
-    (None for full BPTT, or a positive integer `k`; needs a static sequence length).
+    `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`), `bptt_steps`
+    (None for full BPTT, or a positive integer `k`; needs a static sequence length) and
+    `fused` (default True: the compiled loop where the cell allows it and `unroll` is
+    False; False always steps the cell in Keras's loop).
     Call arguments: `sequences` `(batch, time, features)`, `initial_state`, `mask`,
     `training`. Works with masking, stacking and `keras.layers.Bidirectional`.
 
@@ -51,8 +56,13 @@ class Recurrent(keras.layers.RNN):
     TensorShape([2, 5, 8])
     """
 
-    def __init__(self, cell, bptt_steps=None, **kwargs):
+    def __init__(self, cell, bptt_steps=None, fused=True, **kwargs):
         super().__init__(cell, **kwargs)
+        if not isinstance(fused, bool):
+            raise ValueError(f"Argument `fused` must be True or False. Received: fused={fused!r}")
+        self.fused = fused
+        # XLA cannot compile the fused op; Keras then keeps `jit_compile=True` models off XLA.
+        self.supports_jit = not fused
         if bptt_steps is not None and (
             isinstance(bptt_steps, bool) or not isinstance(bptt_steps, int) or bptt_steps <= 0
         ):
@@ -68,7 +78,13 @@ class Recurrent(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
 
     def get_config(self):
-        return {**super().get_config(), "bptt_steps": self.bptt_steps}
+        return {**super().get_config(), "bptt_steps": self.bptt_steps, "fused": self.fused}
+
+    def fused_kernel(self, training=False):
+        """`(kind, leak_rate)` of the compiled loop this layer runs, or None for Keras's loop."""
+        if not self.fused or self.unroll:
+            return None
+        return fused_op.kernel_for(self.cell, training)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         steps = sequences.shape[1]
@@ -106,6 +122,17 @@ class Recurrent(keras.layers.RNN):
     def _loop(self, sequences, initial_state, mask, training, go_backwards):
         """The backend's time loop over `sequences`, projected first when the cell allows it."""
         project_inputs = getattr(self.cell, "project_inputs", None)
+        kernel = self.fused_kernel(training) if project_inputs is not None else None
+        if kernel is not None:
+            projected = project_inputs(sequences, training=training)
+            if go_backwards:
+                projected = ops.flip(projected, axis=1)
+                mask = None if mask is None else ops.flip(mask, axis=1)
+            initial_state = initial_state if tree.is_nested(initial_state) else [initial_state]
+            last, outputs, states = fused_op.recurrence(
+                self.cell, *kernel, projected, initial_state, mask, self.zero_output_for_mask
+            )
+            return last, outputs if self.return_sequences else last, states
         if project_inputs is None:  # no seam: step the cell as keras.layers.RNN does
             kwargs = {"training": training} if getattr(self.cell, "_call_has_training_arg", False) else {}
             projected = sequences

@@ -1,0 +1,527 @@
+// rnnkit's fused recurrence: the sequential part of a recurrent layer as one TensorFlow op.
+//
+// `Recurrent` computes the input projection A = X W + b for the whole sequence as one
+// matrix product (TensorFlow's, on all cores) and hands this op only what must be
+// sequential: for t = 1..T, h_{t-1} U and the cell's gate arithmetic. The batch is cut
+// into shards that run their whole time loop on their own core, so the shards never
+// wait for each other. The gradient op runs the loop backwards and returns the
+// gradient of the gates' pre-activations; the weight gradients dU = sum_t h_{t-1}^T dZ_t
+// are then single matrix products in Python (layers/fused.py), as are dW and dX.
+//
+// The equations are those of the cells' `call` (layers/*_cell.py), written per row:
+//   leaky (SimpleRNNCell, LeakyRNNCell, EchoStateCell; a = 1 is Elman):
+//       u = tanh(A_t + h U),  h' = (1 - a) h + a u                 saved: u
+//   lstm:  z = A_t + h U; i, f, o = sigmoid(z_i, z_f, z_o); g = tanh(z_c)
+//          c' = f c + i g,  h' = o tanh(c')                        saved: i f g o, c'
+//   gru (reset_after): s = h U + b'; z = sigmoid(A_z + s_z); r = sigmoid(A_r + s_r)
+//          g = tanh(A_h + r s_h),  h' = z h + (1 - z) g             saved: z r g s_h
+//   gru_v1 (reset before): z, r = sigmoid(A_zr + h U_zr); q = r h
+//          g = tanh(A_h + q U_h),  h' = z h + (1 - z) g             saved: z r g q
+// A masked step (mask 0) keeps the state: h' = h, c' = c.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#define EIGEN_USE_THREADS
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/platform/blocking_counter.h"
+#include "unsupported/Eigen/CXX11/Tensor"
+
+namespace rnnkit {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::errors::InvalidArgument;
+using tensorflow::shape_inference::DimensionHandle;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+using Vec = Eigen::Map<Eigen::ArrayXf>;
+using ConstVec = Eigen::Map<const Eigen::ArrayXf>;
+
+enum class Cell { kLeaky, kLstm, kGru, kGruV1 };
+
+int GateCount(Cell cell) { return cell == Cell::kLeaky ? 1 : cell == Cell::kLstm ? 4 : 3; }
+int SavedCount(Cell cell) { return cell == Cell::kLeaky ? 1 : 4; }
+
+tensorflow::Status ParseCell(const std::string& name, Cell* cell) {
+  if (name == "leaky") *cell = Cell::kLeaky;
+  else if (name == "lstm") *cell = Cell::kLstm;
+  else if (name == "gru") *cell = Cell::kGru;
+  else if (name == "gru_v1") *cell = Cell::kGruV1;
+  else return InvalidArgument("unknown cell ", name);
+  return tensorflow::OkStatus();
+}
+
+template <typename E>
+inline auto Sigmoid(const E& x) { return (x * 0.5f).tanh() * 0.5f + 0.5f; }
+
+// Runs fn(first_row, rows) over row shards of the batch, one shard per intra-op thread;
+// each shard runs its whole time loop alone, so shards never wait for each other.
+template <typename Fn>
+void ForEachShard(OpKernelContext* context, int batch, Fn fn) {
+  auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+  const int shards = std::max(1, std::min(workers->NumThreads(), batch / 4));
+  const int per_shard = (batch + shards - 1) / shards;
+  tensorflow::BlockingCounter done(shards - 1);
+  for (int s = 1; s < shards; ++s) {
+    workers->Schedule([&, s] {
+      const int first = s * per_shard;
+      const int rows = std::min(batch, first + per_shard) - first;
+      if (rows > 0) fn(first, rows);
+      done.DecrementCount();
+    });
+  }
+  fn(0, std::min(batch, per_shard));
+  done.Wait();
+}
+
+// ---------------------------------------------------------------------------------------
+// The step's matrix product C = A P with P packed once per call: U is the same at every
+// step, so it is laid out once in panels of kV columns, each panel a (inner, kV) block read
+// contiguously, and the product is register-blocked (kR rows x 2 panels of accumulators).
+// GCC's vector extension maps `vec` to AVX-512, AVX2 or SSE, whatever -march allows.
+
+#if defined(__AVX512F__)
+constexpr int kV = 16;
+constexpr int kR = 8;
+#elif defined(__AVX__)
+constexpr int kV = 8;
+constexpr int kR = 6;
+#else
+constexpr int kV = 4;
+constexpr int kR = 4;
+#endif
+typedef float vec __attribute__((vector_size(kV * sizeof(float))));
+
+inline vec Load(const float* p) { vec v; std::memcpy(&v, p, sizeof(vec)); return v; }
+inline void Store(float* p, const vec& v) { std::memcpy(p, &v, sizeof(vec)); }
+
+struct Packed {
+  std::vector<float> data;  // panels x inner x kV
+  int inner = 0, panels = 0;
+  int width() const { return panels * kV; }
+  const float* panel(int j) const { return data.data() + int64_t(j) * inner * kV; }
+};
+
+// P = M[:, col0:col0+cols] for a row-major M (rows = inner, row stride ld).
+Packed Pack(const float* m, int64_t ld, int inner, int col0, int cols) {
+  Packed p;
+  p.inner = inner;
+  p.panels = (cols + kV - 1) / kV;
+  p.data.assign(int64_t(p.panels) * inner * kV, 0.0f);
+  for (int j = 0; j < p.panels; ++j)
+    for (int k = 0; k < inner; ++k)
+      for (int v = 0; v < kV && j * kV + v < cols; ++v)
+        p.data[(int64_t(j) * inner + k) * kV + v] = m[k * ld + col0 + j * kV + v];
+  return p;
+}
+
+// P = M[:, col0:col0+inner]^T for a row-major M with `rows` rows: the product C = A M^T.
+Packed PackTransposed(const float* m, int64_t ld, int rows, int col0, int inner) {
+  Packed p;
+  p.inner = inner;
+  p.panels = (rows + kV - 1) / kV;
+  p.data.assign(int64_t(p.panels) * inner * kV, 0.0f);
+  for (int j = 0; j < p.panels; ++j)
+    for (int v = 0; v < kV && j * kV + v < rows; ++v)
+      for (int k = 0; k < inner; ++k)
+        p.data[(int64_t(j) * inner + k) * kV + v] = m[(j * kV + v) * ld + col0 + k];
+  return p;
+}
+
+template <int R, int NP>
+inline void Tile(const float* a, int64_t lda, const float* p0, const float* p1, int inner, float* c,
+                 int64_t ldc) {
+  vec acc[R][NP];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < NP; ++j) acc[r][j] = vec{};
+  for (int k = 0; k < inner; ++k) {
+    const vec u0 = Load(p0 + k * kV);
+    const vec u1 = NP > 1 ? Load(p1 + k * kV) : vec{};
+    for (int r = 0; r < R; ++r) {
+      const float x = a[r * lda + k];
+      acc[r][0] += x * u0;
+      if (NP > 1) acc[r][1] += x * u1;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    Store(c + r * ldc, acc[r][0]);
+    if (NP > 1) Store(c + r * ldc + kV, acc[r][1]);
+  }
+}
+
+template <int R>
+inline void RowBlock(const float* a, int64_t lda, const Packed& p, float* c, int64_t ldc) {
+  int j = 0;
+  for (; j + 1 < p.panels; j += 2) Tile<R, 2>(a, lda, p.panel(j), p.panel(j + 1), p.inner, c + j * kV, ldc);
+  if (j < p.panels) Tile<R, 1>(a, lda, p.panel(j), nullptr, p.inner, c + j * kV, ldc);
+}
+
+// C (rows x p.width(), row stride ldc) = A (rows x p.inner, row stride lda) P.
+void Multiply(const float* a, int64_t lda, int rows, const Packed& p, float* c, int64_t ldc) {
+  int r = 0;
+  for (; r + kR <= rows; r += kR) RowBlock<kR>(a + r * lda, lda, p, c + r * ldc, ldc);
+  const float* ar = a + r * lda;
+  float* cr = c + r * ldc;
+  switch (rows - r) {  // the last rows < kR
+    case 0: break;
+    case 1: RowBlock<1>(ar, lda, p, cr, ldc); break;
+    case 2: RowBlock<2>(ar, lda, p, cr, ldc); break;
+    case 3: RowBlock<3>(ar, lda, p, cr, ldc); break;
+    case 4: RowBlock<4>(ar, lda, p, cr, ldc); break;
+    case 5: RowBlock<5>(ar, lda, p, cr, ldc); break;
+    case 6: RowBlock<6>(ar, lda, p, cr, ldc); break;
+    default: RowBlock<7>(ar, lda, p, cr, ldc); break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward
+
+class RecurrenceOp : public OpKernel {
+ public:
+  explicit RecurrenceOp(OpKernelConstruction* context) : OpKernel(context) {
+    std::string name;
+    OP_REQUIRES_OK(context, context->GetAttr("cell", &name));
+    OP_REQUIRES_OK(context, ParseCell(name, &cell_));
+    OP_REQUIRES_OK(context, context->GetAttr("leak_rate", &leak_));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& projected = context->input(0);  // (B, T, G H): x W + b
+    const Tensor& kernel = context->input(1);     // (H, G H): U
+    const Tensor& bias = context->input(2);       // (G H,): b' for gru, else (0,)
+    const Tensor& h0 = context->input(3);         // (B, H)
+    const Tensor& c0 = context->input(4);         // (B, H) for lstm, else ignored
+    const Tensor& mask = context->input(5);       // (B, T), or (0,) for none
+    OP_REQUIRES(context, projected.dims() == 3 && kernel.dims() == 2,
+                InvalidArgument("projected must be (B, T, G H) and recurrent_kernel (H, G H)"));
+    const int B = projected.dim_size(0), T = projected.dim_size(1), H = kernel.dim_size(0);
+    const int G = GateCount(cell_), S = SavedCount(cell_), GH = G * H;
+    OP_REQUIRES(context, kernel.dim_size(1) == GH && projected.dim_size(2) == GH,
+                InvalidArgument("recurrent_kernel must be (H, G H) with G H = projected's last axis"));
+    OP_REQUIRES(context, h0.dims() == 2 && h0.dim_size(0) == B && h0.dim_size(1) == H,
+                InvalidArgument("h0 must be (B, H)"));
+    const bool lstm = cell_ == Cell::kLstm, masked = mask.NumElements() > 0;
+    OP_REQUIRES(context, !lstm || (c0.dims() == 2 && c0.dim_size(0) == B && c0.dim_size(1) == H),
+                InvalidArgument("c0 must be (B, H)"));
+    OP_REQUIRES(context, !masked || (mask.dims() == 2 && mask.dim_size(0) == B && mask.dim_size(1) == T),
+                InvalidArgument("mask must be (B, T)"));
+    OP_REQUIRES(context, cell_ != Cell::kGru || bias.NumElements() == GH,
+                InvalidArgument("recurrent_bias must be (G H,)"));
+
+    Tensor *outputs, *cells, *saved;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({B, T, H}), &outputs));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({B, lstm ? T : 0, H}), &cells));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({B, T, S * H}), &saved));
+    if (B == 0 || T == 0) return;
+
+    const float* A = projected.flat<float>().data();
+    const float* U = kernel.flat<float>().data();
+    const float* bp = bias.flat<float>().data();
+    const float* m = masked ? mask.flat<float>().data() : nullptr;
+    float* out = outputs->flat<float>().data();
+    float* cs = lstm ? cells->flat<float>().data() : nullptr;
+    float* sv = saved->flat<float>().data();
+    const float* h0p = h0.flat<float>().data();
+    const float* c0p = lstm ? c0.flat<float>().data() : nullptr;
+    const Cell cell = cell_;
+    const float a = leak_;
+    const bool v1 = cell == Cell::kGruV1;
+    const Packed P = Pack(U, GH, H, 0, v1 ? 2 * H : GH);  // h U (gru_v1: h U_zr)
+    const Packed Ph = v1 ? Pack(U, GH, H, 2 * H, H) : Packed();  // gru_v1: q U_h
+
+    ForEachShard(context, B, [&](int first, int rows) {
+      const int ldz = P.width(), ldq = Ph.width();
+      std::vector<float> zbuf(int64_t(rows) * ldz), qbuf(v1 ? rows * H : 0), zhbuf(int64_t(rows) * ldq);
+      for (int t = 0; t < T; ++t) {
+        // h_{t-1} of the shard's rows: h0 at t = 0, else the previous step's outputs.
+        const float* hp = t == 0 ? h0p + int64_t(first) * H : out + (int64_t(first) * T + t - 1) * H;
+        const int64_t hstride = t == 0 ? H : int64_t(T) * H;
+        Multiply(hp, hstride, rows, P, zbuf.data(), ldz);
+        for (int r = 0; r < rows; ++r) {
+          const int64_t bt = int64_t(first + r) * T + t;
+          const float* At = A + bt * GH;
+          const float* hr = hp + r * hstride;
+          float* ho = out + bt * H;
+          float* s = sv + bt * S * H;
+          float* zr = zbuf.data() + int64_t(r) * ldz;
+          const bool keep = m != nullptr && m[bt] == 0.0f;
+          if (cell == Cell::kLeaky) {
+            Vec u(s, H);
+            u = (ConstVec(At, H) + Vec(zr, H)).tanh();
+            Vec(ho, H) = (1.0f - a) * ConstVec(hr, H) + a * u;
+          } else if (cell == Cell::kLstm) {
+            const float* cp = t == 0 ? c0p + int64_t(first + r) * H : cs + (bt - 1) * H;
+            Vec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + bt * H, H);
+            i = Sigmoid(ConstVec(At, H) + Vec(zr, H));
+            f = Sigmoid(ConstVec(At + H, H) + Vec(zr + H, H));
+            g = (ConstVec(At + 2 * H, H) + Vec(zr + 2 * H, H)).tanh();
+            o = Sigmoid(ConstVec(At + 3 * H, H) + Vec(zr + 3 * H, H));
+            if (keep) c = ConstVec(cp, H);
+            else c = f * ConstVec(cp, H) + i * g;
+            Vec(ho, H) = o * c.tanh();
+          } else if (cell == Cell::kGru) {
+            Vec zg(s, H), rg(s + H, H), g(s + 2 * H, H), inner(s + 3 * H, H);
+            zg = Sigmoid(ConstVec(At, H) + Vec(zr, H) + ConstVec(bp, H));
+            rg = Sigmoid(ConstVec(At + H, H) + Vec(zr + H, H) + ConstVec(bp + H, H));
+            inner = Vec(zr + 2 * H, H) + ConstVec(bp + 2 * H, H);
+            g = (ConstVec(At + 2 * H, H) + rg * inner).tanh();
+            Vec(ho, H) = zg * ConstVec(hr, H) + (1.0f - zg) * g;
+          } else {  // gru_v1: the candidate needs a second product, after r
+            Vec zg(s, H), rg(s + H, H), q(s + 3 * H, H);
+            zg = Sigmoid(ConstVec(At, H) + Vec(zr, H));
+            rg = Sigmoid(ConstVec(At + H, H) + Vec(zr + H, H));
+            q = rg * ConstVec(hr, H);
+            Vec(qbuf.data() + r * H, H) = q;
+          }
+          if (keep && !v1) Vec(ho, H) = ConstVec(hr, H);
+        }
+        if (!v1) continue;
+        Multiply(qbuf.data(), H, rows, Ph, zhbuf.data(), ldq);
+        for (int r = 0; r < rows; ++r) {
+          const int64_t bt = int64_t(first + r) * T + t;
+          const float* hr = hp + r * hstride;
+          float* s = sv + bt * S * H;
+          Vec zg(s, H), g(s + 2 * H, H), ho(out + bt * H, H);
+          g = (ConstVec(A + bt * GH + 2 * H, H) + Vec(zhbuf.data() + int64_t(r) * ldq, H)).tanh();
+          if (m != nullptr && m[bt] == 0.0f) ho = ConstVec(hr, H);
+          else ho = zg * ConstVec(hr, H) + (1.0f - zg) * g;
+        }
+      }
+    });
+  }
+
+ private:
+  Cell cell_;
+  float leak_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Backward: the loop run from T down to 1. Returns dA = dL/d(x W + b) and, for the GRUs,
+// dI = dL/d(the product's input side), which differs from dA in the candidate's columns
+// (r * dA_h for gru, dA_h with q in place of h for gru_v1); dU = sum_t h_{t-1}^T dI_t.
+
+class RecurrenceGradOp : public OpKernel {
+ public:
+  explicit RecurrenceGradOp(OpKernelConstruction* context) : OpKernel(context) {
+    std::string name;
+    OP_REQUIRES_OK(context, context->GetAttr("cell", &name));
+    OP_REQUIRES_OK(context, ParseCell(name, &cell_));
+    OP_REQUIRES_OK(context, context->GetAttr("leak_rate", &leak_));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& kernel = context->input(0);   // (H, G H)
+    const Tensor& h0 = context->input(1);       // (B, H)
+    const Tensor& c0 = context->input(2);       // (B, H) lstm
+    const Tensor& mask = context->input(3);     // (B, T) or (0,)
+    const Tensor& outputs = context->input(4);  // (B, T, H)
+    const Tensor& cells = context->input(5);    // (B, T, H) lstm
+    const Tensor& saved = context->input(6);    // (B, T, S H)
+    const Tensor& d_out = context->input(7);    // (B, T, H): gradient of outputs
+    const Tensor& d_cells = context->input(8);  // (B, T, H): gradient of cells (lstm), or (0,)
+    OP_REQUIRES(context, kernel.dims() == 2 && outputs.dims() == 3,
+                InvalidArgument("recurrent_kernel must be (H, G H) and outputs (B, T, H)"));
+    const int B = outputs.dim_size(0), T = outputs.dim_size(1), H = outputs.dim_size(2);
+    const int G = GateCount(cell_), S = SavedCount(cell_), GH = G * H;
+    const bool lstm = cell_ == Cell::kLstm, gru = cell_ == Cell::kGru || cell_ == Cell::kGruV1;
+
+    Tensor *d_proj, *d_inner, *d_h0, *d_c0;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({B, T, GH}), &d_proj));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({B, gru ? T : 0, GH}), &d_inner));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({B, H}), &d_h0));
+    OP_REQUIRES_OK(context, context->allocate_output(3, TensorShape({B, lstm ? H : 0}), &d_c0));
+    if (B == 0) return;
+    if (T == 0) {
+      d_h0->flat<float>().setZero();
+      if (lstm) d_c0->flat<float>().setZero();
+      return;
+    }
+    const float* U = kernel.flat<float>().data();
+    const float* m = mask.NumElements() > 0 ? mask.flat<float>().data() : nullptr;
+    const float* out = outputs.flat<float>().data();
+    const float* cs = lstm ? cells.flat<float>().data() : nullptr;
+    const float* sv = saved.flat<float>().data();
+    const float* dout = d_out.flat<float>().data();
+    const float* h0p = h0.flat<float>().data();
+    const float* c0p = lstm ? c0.flat<float>().data() : nullptr;
+    const float* dcells = lstm && d_cells.NumElements() > 0 ? d_cells.flat<float>().data() : nullptr;
+    float* dA = d_proj->flat<float>().data();
+    float* dI = gru ? d_inner->flat<float>().data() : nullptr;
+    float* dh0 = d_h0->flat<float>().data();
+    float* dc0 = lstm ? d_c0->flat<float>().data() : nullptr;
+    const Cell cell = cell_;
+    const float a = leak_;
+    const bool v1 = cell == Cell::kGruV1;
+    const Packed PT = PackTransposed(U, GH, H, 0, v1 ? 2 * H : GH);  // dZ U^T
+    const Packed PTh = v1 ? PackTransposed(U, GH, H, 2 * H, H) : Packed();  // gru_v1: dA_h U_h^T
+    const int64_t ldZ = int64_t(T) * GH;  // row stride of dA and dI over the batch
+
+    ForEachShard(context, B, [&](int first, int rows) {
+      const int ldh = PT.width(), ldq = PTh.width();
+      std::vector<float> dh(int64_t(rows) * ldh, 0.0f), dc(lstm ? rows * H : 0, 0.0f), back(rows * H),
+          dq(int64_t(rows) * ldq), scratch(H);
+      for (int t = T - 1; t >= 0; --t) {
+        const int64_t row0 = int64_t(first) * T + t;  // (b = first, t)
+        float* dZ0 = (gru ? dI : dA) + row0 * GH;     // the gradient that meets U
+        for (int r = 0; r < rows; ++r) {
+          const int64_t bt = row0 + int64_t(r) * T;
+          Vec(dh.data() + int64_t(r) * ldh, H) += ConstVec(dout + bt * H, H);
+          if (dcells != nullptr) Vec(dc.data() + r * H, H) += ConstVec(dcells + bt * H, H);
+        }
+        if (v1) {  // first the candidate's product: dq = dA_h U_h^T
+          for (int r = 0; r < rows; ++r) {
+            const int64_t bt = row0 + int64_t(r) * T;
+            const float* s = sv + bt * S * H;
+            ConstVec zg(s, H), g(s + 2 * H, H), d(dh.data() + int64_t(r) * ldh, H);
+            Vec dah(dI + bt * GH + 2 * H, H);
+            if (m != nullptr && m[bt] == 0.0f) dah.setZero();
+            else dah = d * (1.0f - zg) * (1.0f - g * g);
+          }
+          Multiply(dZ0 + 2 * H, ldZ, rows, PTh, dq.data(), ldq);
+        }
+        for (int r = 0; r < rows; ++r) {
+          const int64_t bt = row0 + int64_t(r) * T;
+          const float* s = sv + bt * S * H;
+          const float* hr = t == 0 ? h0p + int64_t(first + r) * H : out + (bt - 1) * H;
+          Vec d(dh.data() + int64_t(r) * ldh, H), direct(back.data() + r * H, H);
+          float* dz = dZ0 + int64_t(r) * ldZ;
+          float* da = dA + bt * GH;
+          if (m != nullptr && m[bt] == 0.0f) {  // the state passed through, so does its gradient
+            Vec(dz, GH).setZero();
+            if (gru) Vec(da, GH).setZero();
+            direct = d;
+            continue;
+          }
+          if (cell == Cell::kLeaky) {
+            ConstVec u(s, H);
+            Vec(dz, H) = d * a * (1.0f - u * u);
+            direct = (1.0f - a) * d;
+          } else if (cell == Cell::kLstm) {
+            ConstVec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + bt * H, H);
+            ConstVec cp(t == 0 ? c0p + int64_t(first + r) * H : cs + (bt - 1) * H, H);
+            Vec dcr(dc.data() + r * H, H), tc(scratch.data(), H);
+            tc = c.tanh();
+            dcr += d * o * (1.0f - tc * tc);
+            Vec(dz, H) = dcr * g * i * (1.0f - i);
+            Vec(dz + H, H) = dcr * cp * f * (1.0f - f);
+            Vec(dz + 2 * H, H) = dcr * i * (1.0f - g * g);
+            Vec(dz + 3 * H, H) = d * tc * o * (1.0f - o);
+            dcr *= f;
+            direct.setZero();
+          } else if (cell == Cell::kGru) {
+            ConstVec zg(s, H), rg(s + H, H), g(s + 2 * H, H), inner(s + 3 * H, H);
+            Vec dah(da + 2 * H, H);
+            dah = d * (1.0f - zg) * (1.0f - g * g);
+            Vec(da, H) = d * (ConstVec(hr, H) - g) * zg * (1.0f - zg);
+            Vec(da + H, H) = dah * inner * rg * (1.0f - rg);
+            Vec(dz, 2 * H) = Vec(da, 2 * H);
+            Vec(dz + 2 * H, H) = dah * rg;
+            direct = d * zg;
+          } else {  // gru_v1; dI's candidate columns already hold dA_h
+            ConstVec zg(s, H), rg(s + H, H), g(s + 2 * H, H), h(hr, H);
+            ConstVec dqr(dq.data() + int64_t(r) * ldq, H);
+            Vec(da, H) = d * (h - g) * zg * (1.0f - zg);
+            Vec(da + H, H) = dqr * h * rg * (1.0f - rg);
+            Vec(da + 2 * H, H) = Vec(dz + 2 * H, H);
+            Vec(dz, 2 * H) = Vec(da, 2 * H);
+            direct = d * zg + dqr * rg;
+          }
+        }
+        // dh_{t-1} = dZ U^T + the direct terms (gru_v1: dZ_zr U_zr^T; its dq term is in `back`)
+        Multiply(dZ0, ldZ, rows, PT, dh.data(), ldh);
+        for (int r = 0; r < rows; ++r) Vec(dh.data() + int64_t(r) * ldh, H) += Vec(back.data() + r * H, H);
+      }
+      for (int r = 0; r < rows; ++r) {
+        Vec(dh0 + int64_t(first + r) * H, H) = Vec(dh.data() + int64_t(r) * ldh, H);
+        if (lstm) Vec(dc0 + int64_t(first + r) * H, H) = Vec(dc.data() + r * H, H);
+      }
+    });
+  }
+
+ private:
+  Cell cell_;
+  float leak_;
+};
+
+tensorflow::Status RecurrenceShape(InferenceContext* c) {
+  ShapeHandle projected, kernel;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &projected));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &kernel));
+  std::string name;
+  TF_RETURN_IF_ERROR(c->GetAttr("cell", &name));
+  Cell cell;
+  TF_RETURN_IF_ERROR(ParseCell(name, &cell));
+  DimensionHandle B = c->Dim(projected, 0), T = c->Dim(projected, 1), H = c->Dim(kernel, 0);
+  DimensionHandle saved;
+  TF_RETURN_IF_ERROR(c->Multiply(H, SavedCount(cell), &saved));
+  c->set_output(0, c->MakeShape({B, T, H}));
+  c->set_output(1, c->MakeShape({B, cell == Cell::kLstm ? T : c->MakeDim(0), H}));
+  c->set_output(2, c->MakeShape({B, T, saved}));
+  return tensorflow::OkStatus();
+}
+
+tensorflow::Status RecurrenceGradShape(InferenceContext* c) {
+  ShapeHandle kernel, outputs;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &kernel));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 3, &outputs));
+  std::string name;
+  TF_RETURN_IF_ERROR(c->GetAttr("cell", &name));
+  Cell cell;
+  TF_RETURN_IF_ERROR(ParseCell(name, &cell));
+  const bool gru = cell == Cell::kGru || cell == Cell::kGruV1;
+  DimensionHandle B = c->Dim(outputs, 0), T = c->Dim(outputs, 1), H = c->Dim(outputs, 2);
+  DimensionHandle GH = c->Dim(kernel, 1);
+  c->set_output(0, c->MakeShape({B, T, GH}));
+  c->set_output(1, c->MakeShape({B, gru ? T : c->MakeDim(0), GH}));
+  c->set_output(2, c->MakeShape({B, H}));
+  c->set_output(3, c->MakeShape({B, cell == Cell::kLstm ? H : c->MakeDim(0)}));
+  return tensorflow::OkStatus();
+}
+
+REGISTER_OP("RnnkitRecurrence")
+    .Input("projected: float")
+    .Input("recurrent_kernel: float")
+    .Input("recurrent_bias: float")
+    .Input("h0: float")
+    .Input("c0: float")
+    .Input("mask: float")
+    .Output("outputs: float")
+    .Output("cells: float")
+    .Output("saved: float")
+    .Attr("cell: {'leaky', 'lstm', 'gru', 'gru_v1'}")
+    .Attr("leak_rate: float = 1.0")
+    .SetShapeFn(RecurrenceShape);
+
+REGISTER_OP("RnnkitRecurrenceGrad")
+    .Input("recurrent_kernel: float")
+    .Input("h0: float")
+    .Input("c0: float")
+    .Input("mask: float")
+    .Input("outputs: float")
+    .Input("cells: float")
+    .Input("saved: float")
+    .Input("d_outputs: float")
+    .Input("d_cells: float")
+    .Output("d_projected: float")
+    .Output("d_inner: float")
+    .Output("d_h0: float")
+    .Output("d_c0: float")
+    .Attr("cell: {'leaky', 'lstm', 'gru', 'gru_v1'}")
+    .Attr("leak_rate: float = 1.0")
+    .SetShapeFn(RecurrenceGradShape);
+
+REGISTER_KERNEL_BUILDER(Name("RnnkitRecurrence").Device(tensorflow::DEVICE_CPU), RecurrenceOp);
+REGISTER_KERNEL_BUILDER(Name("RnnkitRecurrenceGrad").Device(tensorflow::DEVICE_CPU), RecurrenceGradOp);
+
+}  // namespace rnnkit

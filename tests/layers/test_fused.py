@@ -1,0 +1,207 @@
+"""The fused recurrence (`rnnkit.layers.fused`): the same math as the cells' own step.
+
+Every comparison runs one layer on the compiled op and its twin (`fused=False`) on the
+cell's `recurrent_step` in Keras's loop, with the same weights, and compares outputs,
+final states and the gradients of a loss that reads all of them, with respect to the
+inputs, the initial state and every weight.
+"""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rnnkit.layers import (
+    EchoStateCell,
+    GRUCell,
+    LeakyRNNCell,
+    LSTMCell,
+    Recurrent,
+    SimpleRNNCell,
+    fused,
+)
+
+CELLS = {
+    "elman": (lambda: SimpleRNNCell(7), "leaky"),
+    "leaky": (lambda: LeakyRNNCell(7, leak_rate=0.3), "leaky"),
+    "esn": (lambda: EchoStateCell(7, seed=1), "leaky"),
+    "lstm": (lambda: LSTMCell(7), "lstm"),
+    "gru": (lambda: GRUCell(7), "gru"),
+    "gru_v1": (lambda: GRUCell(7, reset_after=False), "gru_v1"),
+}
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(6, 9, 5)).astype("float32")
+MASK = np.ones((6, 9), bool)
+MASK[1, 6:] = False  # right padding
+MASK[2, :3] = False  # left padding
+MASK[3, 4] = False  # a hole
+
+
+def twins(make, **kwargs):
+    """A fused layer and its Keras-loop twin with the same (perturbed) weights."""
+    a, b = Recurrent(make(), **kwargs), Recurrent(make(), fused=False, **kwargs)
+    a(X[:, :2]), b(X[:, :2])
+    weights = [w + RNG.normal(size=w.shape).astype("float32") * 0.3 for w in a.get_weights()]
+    a.set_weights(weights)
+    b.set_weights(weights)
+    return a, b
+
+
+def outputs_and_gradients(layer, mask=None, initial_state=None, training=False):
+    x = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        if initial_state is not None:
+            tape.watch(initial_state)
+        out = layer(x, mask=mask, initial_state=initial_state, training=training)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        loss = sum(tf.reduce_sum(tf.sin(o * (i + 1.0))) for i, o in enumerate(outs))
+    sources = [x] + list(initial_state or []) + list(layer.trainable_weights)
+    return [o.numpy() for o in outs], [g.numpy() for g in tape.gradient(loss, sources)]
+
+
+def assert_twins_agree(a, b, **kwargs):
+    (outs_a, grads_a), (outs_b, grads_b) = (outputs_and_gradients(layer, **kwargs) for layer in (a, b))
+    for p, q in zip(outs_a + grads_a, outs_b + grads_b, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"return_sequences": True, "return_state": True},
+        {"return_sequences": True, "go_backwards": True},
+        {"return_sequences": True, "zero_output_for_mask": True},
+    ],
+    ids=["last", "sequence+state", "backwards", "zero-masked"],
+)
+def test_fused_equals_the_cells_own_step(name, masked, options):
+    make, kind = CELLS[name]
+    a, b = twins(make, **options)
+    assert a.fused_kernel()[0] == kind and b.fused_kernel() is None
+    assert_twins_agree(a, b, mask=MASK if masked else None)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "elman"])
+def test_initial_state_and_its_gradient(name):
+    a, b = twins(CELLS[name][0])
+    states = [tf.constant(RNG.normal(size=(6, 7)).astype("float32")) for _ in a.cell.get_initial_state(1)]
+    assert_twins_agree(a, b, initial_state=states)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_v1"])
+def test_truncated_bptt_and_bidirectional_wrappers(name):
+    a, b = twins(CELLS[name][0], return_sequences=True, bptt_steps=4)
+    assert_twins_agree(a, b, mask=MASK)
+    forward, backward = twins(CELLS[name][0], return_sequences=True)
+    bi_a, bi_b = keras.layers.Bidirectional(forward), keras.layers.Bidirectional(backward)
+    bi_a(X), bi_b(X)
+    bi_b.set_weights(bi_a.get_weights())
+    np.testing.assert_allclose(bi_a(X, mask=MASK), bi_b(X, mask=MASK), rtol=1e-5, atol=2e-5)
+
+
+def test_input_dropout_is_applied_before_the_fused_loop():
+    a, b = twins(lambda: LSTMCell(7, dropout=0.5, seed=3))  # equal seeds: equal masks
+    assert a.fused_kernel(training=True) == ("lstm", 1.0)
+    dropped = a(X, training=True)
+    np.testing.assert_allclose(dropped, b(X, training=True), rtol=1e-5, atol=2e-5)
+    assert not np.allclose(dropped, a(X, training=False))
+
+
+def test_cells_outside_the_kernels_math_take_keras_loop():
+    class OwnStep(LSTMCell):
+        def recurrent_step(self, projected, states, training=False):
+            return super().recurrent_step(projected, states, training)
+
+    assert fused.kernel_for(LSTMCell(3, recurrent_activation="hard_sigmoid")) is None
+    assert fused.kernel_for(SimpleRNNCell(3, activation="relu")) is None
+    assert fused.kernel_for(OwnStep(3)) is None
+    assert fused.kernel_for(LSTMCell(3, dtype="mixed_float16")) is None
+    dropping = LSTMCell(3, recurrent_dropout=0.2)
+    assert fused.kernel_for(dropping, training=True) is None
+    assert fused.kernel_for(dropping, training=False) == ("lstm", 1.0)
+    assert Recurrent(LSTMCell(3), unroll=True).fused_kernel() is None
+    with fused.portable():
+        assert fused.kernel_for(LSTMCell(3)) is None
+    assert fused.kernel_for(LeakyRNNCell(3, leak_rate=0.25)) == ("leaky", 0.25)
+
+
+def test_fused_argument_is_checked_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="`fused` must be True or False"):
+        Recurrent(LSTMCell(3), fused="yes")
+    inputs = keras.Input((9, 5))
+    model = keras.Model(inputs, Recurrent(GRUCell(4), fused=False)(inputs))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert reloaded.layers[-1].fused is False
+    np.testing.assert_allclose(model(X), reloaded(X), atol=1e-6)
+
+
+def test_fit_trains_through_the_fused_gradient():
+    inputs = keras.Input((9, 5))
+    model = keras.Model(inputs, keras.layers.Dense(1)(Recurrent(LSTMCell(8))(inputs)))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    y = X[:, :, :1].sum(axis=1)
+    history = model.fit(X, y, epochs=30, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_jit_compile_falls_back_from_xla():
+    inputs = keras.Input((9, 5))
+    model = keras.Model(inputs, keras.layers.Dense(1)(Recurrent(LSTMCell(4))(inputs)))
+    with pytest.warns(UserWarning, match="jit_compile"):
+        model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    model.fit(X, X[:, 0, :1], epochs=1, verbose=0)
+
+
+def test_exports_hold_no_fused_op(tmp_path):
+    inputs = keras.Input((9, 5))
+    model = keras.Model(inputs, Recurrent(LSTMCell(4))(inputs))
+    model.predict(X, verbose=0)  # traced with the fused op for prediction
+    model.export(str(tmp_path / "export"), verbose=False)
+    assert b"RnnkitRecurrence" not in (tmp_path / "export" / "saved_model.pb").read_bytes()
+    tf.saved_model.save(model, str(tmp_path / "saved"))
+    assert b"RnnkitRecurrence" not in (tmp_path / "saved" / "saved_model.pb").read_bytes()
+    reloaded = tf.saved_model.load(str(tmp_path / "export"))  # keep it: it owns the variables
+    np.testing.assert_allclose(reloaded.serve(X), model(X), atol=1e-5)
+
+
+def test_without_a_compiler_the_layers_warn_once_and_run_keras_loop(tmp_path):
+    script = """
+import os, warnings
+os.environ["CXX"] = "no-such-compiler"
+from rnnkit.layers import fused
+fused.SOURCE = fused.SOURCE.parent / "missing" / "recurrence.cc"
+import numpy as np
+from rnnkit.layers import LSTMCell, Recurrent
+fused._candidates = lambda: iter([fused.Path(os.environ["TMP_CACHE"])])
+fused._library_name = lambda: "absent.so"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    layer = Recurrent(LSTMCell(3))
+    out = layer(np.ones((2, 4, 5), "float32"))
+    layer(np.ones((2, 4, 5), "float32"))
+assert layer.fused_kernel() is None and out.shape == (2, 3)
+messages = [str(w.message) for w in caught if "fused recurrence is unavailable" in str(w.message)]
+assert len(messages) == 1, messages
+print("ok")
+"""
+    env = {**__import__("os").environ, "TMP_CACHE": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def test_build_reports_the_compilers_error(tmp_path, monkeypatch):
+    source = tmp_path / "recurrence.cc"
+    source.write_text("this is not C++\n")
+    monkeypatch.setattr(fused, "SOURCE", source)
+    monkeypatch.setattr(fused, "_candidates", lambda: iter([tmp_path]))
+    with pytest.raises(RuntimeError, match="failed to build recurrence.cc"):
+        fused.build()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recurrence.cc"]  # no half-written library
