@@ -1,24 +1,38 @@
-"""Training throughput of rnnkit's cells against Keras's built-in recurrent layers.
+"""Recurrent layers on the CPU: rnnkit against PyTorch, Keras's built-ins and Keras's loop.
 
-For each family (LSTM, GRU, Elman) it times one training step (forward, backward, Adam
-update) of `Input -> recurrent layer -> Dense(1)` for three implementations:
+For each family (LSTM, GRU, Elman, leaky units) and shape it times, side by side in one
+process, interleaved round by round so that a noisy neighbour slows every row alike:
 
-- Keras's built-in layer (`keras.layers.LSTM`, `GRU`, `SimpleRNN`), the reference;
+- PyTorch's fused layer (`nn.LSTM`, `nn.GRU`, `nn.RNN` with tanh), the reference;
+- Keras's built-in layer (`keras.layers.LSTM`, `GRU`, `SimpleRNN`);
 - `keras.layers.RNN(rnnkit cell)`: our cell stepped by Keras's loop;
-- `Recurrent(rnnkit cell)`: the input projection `x W + b` hoisted out of the loop.
+- `rnnkit Recurrent(cell)`: the projection hoisted out of the loop and the loop fused
+  into one compiled op (`rnnkit.layers.fused`).
 
-All variants run side by side in one process, interleaved round by round so that a
-noisy neighbour slows them alike; the table reports the median over rounds and the
-ratio to the built-in layer. Defaults: batch 64, 50 steps, 64 features, 128 units, CPU.
+Training is one step of `layer -> Dense(1)` on the last output with an MSE loss and Adam
+(`train_on_batch` for Keras; `backward` and `step` for PyTorch); inference is the same
+model's forward pass (`predict_on_batch`; PyTorch under `no_grad`). The table gives the
+median over rounds, the ratio to PyTorch (above 1 is faster than PyTorch) and the share
+of the machine's measured matrix-multiply roofline (a 2048 x 2048 float32 product) that
+the step's matrix products reach. A second table follows the LSTM over sequence lengths
+from 50 to 800 steps: time per step of sequence (flat when the cost grows linearly) and
+peak memory of a training step, each measured in a fresh process.
 
+    pip install -e '.[bench]'                       # PyTorch, for the reference rows
     python -m benchmarks.recurrent_speed            # writes benchmarks/results/recurrent_speed.md
     python -m benchmarks.recurrent_speed --quick    # a smoke run, nothing written
+
+Both libraries use every core (`torch.set_num_threads(os.cpu_count())`, TensorFlow's
+default). Without PyTorch the reference rows are left out and the ratios read "n/a".
 """
 
 import argparse
+import json
 import os
-import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,105 +44,293 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from rnnkit.layers import GRUCell, LSTMCell, Recurrent, SimpleRNNCell  # noqa: E402
+from benchmarks import machine, publish  # noqa: E402
+from rnnkit.layers import GRUCell, LeakyRNNCell, LSTMCell, Recurrent, SimpleRNNCell  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # the `bench` extra is not installed: no reference rows
+    torch = None
 
 RESULTS = Path(__file__).parent / "results" / "recurrent_speed.md"
+SHAPES = [(64, 50, 64, 128), (32, 200, 32, 64), (128, 20, 300, 256)]  # batch, steps, features, units
+LENGTHS = [50, 100, 200, 400, 800]
 
+# family: (gates, Keras built-in or None, rnnkit cell, PyTorch module name)
 FAMILIES = {
-    "LSTM": (keras.layers.LSTM, LSTMCell),
-    "GRU": (keras.layers.GRU, GRUCell),
-    "Elman": (keras.layers.SimpleRNN, SimpleRNNCell),
+    "LSTM": (4, keras.layers.LSTM, LSTMCell, "LSTM"),
+    "GRU": (3, keras.layers.GRU, GRUCell, "GRU"),
+    "Elman": (1, keras.layers.SimpleRNN, SimpleRNNCell, "RNN"),
+    "Leaky (a = 0.5)": (1, None, lambda units: LeakyRNNCell(units, leak_rate=0.5), "RNN"),
 }
-IMPLEMENTATIONS = {
-    "Keras built-in": lambda builtin, cell, units: builtin(units),
-    "keras.layers.RNN(rnnkit cell)": lambda builtin, cell, units: keras.layers.RNN(cell(units)),
-    "rnnkit Recurrent(cell)": lambda builtin, cell, units: Recurrent(cell(units)),
-}
+PYTORCH = "PyTorch nn.{}"
+IMPLEMENTATIONS = ["PyTorch", "Keras built-in", "keras.layers.RNN(rnnkit cell)", "rnnkit Recurrent(cell)"]
 
 
-def build_model(layer, time_steps, features):
-    inputs = keras.Input((time_steps, features))
-    model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
-    model.compile(optimizer="adam", loss="mse")
-    return model
+class KerasRow:
+    """`Input -> layer -> Dense(1)`, trained with Adam on MSE."""
+
+    def __init__(self, layer, x, y):
+        inputs = keras.Input(x.shape[1:])
+        self.model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+        self.model.compile(optimizer="adam", loss="mse")
+        self.x, self.y = x, y
+
+    def train(self):
+        self.model.train_on_batch(self.x, self.y)
+
+    def infer(self):
+        self.model.predict_on_batch(self.x)
 
 
-def time_steps_per_second(model, x, y, steps):
+class TorchRow:
+    """The same model in PyTorch: the fused layer, a linear head on the last output."""
+
+    def __init__(self, module_name, x, y, units):
+        layer = getattr(torch.nn, module_name)(x.shape[-1], units, batch_first=True)
+        self.layer, self.head = layer, torch.nn.Linear(units, 1)
+        self.optimizer = torch.optim.Adam([*layer.parameters(), *self.head.parameters()])
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def forward(self):
+        return self.head(self.layer(self.x)[0][:, -1])
+
+    def train(self):
+        self.optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(self.forward(), self.y)
+        loss.backward()
+        self.optimizer.step()
+
+    def infer(self):
+        with torch.no_grad():
+            self.forward()
+
+
+def make_rows(family, x, y, units):
+    gates, builtin, cell, module_name = FAMILIES[family]
+    rows = {}
+    if torch is not None:
+        rows["PyTorch"] = TorchRow(module_name, x, y, units)
+    if builtin is not None:
+        rows["Keras built-in"] = KerasRow(builtin(units), x, y)
+    rows["keras.layers.RNN(rnnkit cell)"] = KerasRow(keras.layers.RNN(cell(units)), x, y)
+    rows["rnnkit Recurrent(cell)"] = KerasRow(Recurrent(cell(units)), x, y)
+    return rows
+
+
+def seconds_per_call(fn, calls):
     start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return steps / (time.perf_counter() - start)
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
 
 
-def run(batch, time_steps, features, units, steps, rounds, warmup):
-    keras.utils.set_random_seed(0)
+def calibrate(fn, budget):
+    """How many calls of `fn` take about `budget` seconds (at least 1)."""
+    return max(1, int(budget / max(seconds_per_call(fn, 2), 1e-6)))
+
+
+def roofline(rounds=5, size=2048):
+    """The machine's float32 matrix-multiply rate in GFLOP/s (TensorFlow, median of rounds)."""
+    a = tf.random.normal((size, size))
+    product = tf.function(lambda: tf.matmul(a, a))
+    product().numpy()
+    times = [seconds_per_call(lambda: product().numpy(), 5) for _ in range(rounds)]
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def matmul_flops(shape, gates, training):
+    """The step's matrix-product FLOPs: x W and h U forward; twice as much again backward."""
+    batch, steps, features, units = shape
+    forward = 2 * batch * steps * (features + units) * gates * units
+    return 3 * forward if training else forward
+
+
+def run_shape(shape, rounds, budget, warmup):
+    batch, steps, features, units = shape
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, time_steps, features)).astype("float32")
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
     y = rng.normal(size=(batch, 1)).astype("float32")
-    models = {}
-    for family, (builtin, cell) in FAMILIES.items():
-        for name, make in IMPLEMENTATIONS.items():
-            model = build_model(make(builtin, cell, units), time_steps, features)
-            for _ in range(warmup):  # trace and compile before timing
-                model.train_on_batch(x, y)
-            models[family, name] = model
-    rates = {key: [] for key in models}
-    for _ in range(rounds):  # interleaved: every variant once per round
-        for key, model in models.items():
-            rates[key].append(time_steps_per_second(model, x, y, steps) * batch * time_steps)
-    return {key: statistics.median(values) for key, values in rates.items()}
-
-
-def table(rates, args):
-    lines = [
-        "# Recurrent training throughput (CPU)",
-        "",
-        f"batch {args.batch}, {args.time_steps} steps, {args.features} features, "
-        f"{args.units} units; one `train_on_batch` (forward, backward, Adam) of "
-        "`Input -> layer -> Dense(1)`; median of "
-        f"{args.rounds} interleaved rounds of {args.steps} steps each.",
-        "",
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPU cores, {platform.machine()}.",
-        "",
-        "| family | implementation | sample-steps/s | ratio to Keras built-in |",
-        "| --- | --- | ---: | ---: |",
-    ]
+    keras.utils.set_random_seed(0)
+    if torch is not None:
+        torch.manual_seed(0)
+    times = {}
     for family in FAMILIES:
-        reference = rates[family, "Keras built-in"]
-        for name in IMPLEMENTATIONS:
-            rate = rates[family, name]
-            lines.append(f"| {family} | {name} | {rate:,.0f} | {rate / reference:.2f} |")
+        rows = make_rows(family, x, y, units)
+        for mode in ("train", "infer"):
+            calls = {}
+            for name, row in rows.items():
+                fn = getattr(row, mode)
+                for _ in range(warmup):  # trace and compile before timing
+                    fn()
+                calls[name] = calibrate(fn, budget)
+            samples = {name: [] for name in rows}
+            for _ in range(rounds):  # interleaved: every implementation once per round
+                for name, row in rows.items():
+                    samples[name].append(seconds_per_call(getattr(row, mode), calls[name]))
+            for name, values in samples.items():
+                times[family, mode, name] = statistics.median(values)
+    return times
+
+
+def memory_probe(implementation, lengths, shape):
+    """In this (fresh) process: peak RSS growth, in MB, of training steps at each length."""
+    batch, _, features, units = shape
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peaks = {}
+    for steps in lengths:  # ascending, so each peak is that length's (the peak only grows)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(batch, steps, features)).astype("float32")
+        y = rng.normal(size=(batch, 1)).astype("float32")
+        row = (
+            TorchRow("LSTM", x, y, units)
+            if implementation == "PyTorch"
+            else KerasRow(Recurrent(LSTMCell(units)), x, y)
+        )
+        for _ in range(3):
+            row.train()
+        peaks[steps] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    return peaks
+
+
+def measure_memory(implementation, lengths, shape):
+    command = [sys.executable, "-m", "benchmarks.recurrent_speed", "--memory", implementation]
+    command += ["--lengths", ",".join(map(str, lengths)), "--shape", ",".join(map(str, shape))]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return {int(k): v for k, v in json.loads(result.stdout.strip().splitlines()[-1]).items()}
+
+
+def run_lengths(lengths, shape, rounds, budget, warmup):
+    """LSTM training time per step of sequence, rnnkit against PyTorch, over `lengths`."""
+    batch, _, features, units = shape
+    times = {}
+    for steps in lengths:
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(batch, steps, features)).astype("float32")
+        y = rng.normal(size=(batch, 1)).astype("float32")
+        rows = {"rnnkit Recurrent(cell)": KerasRow(Recurrent(LSTMCell(units)), x, y)}
+        if torch is not None:
+            rows["PyTorch"] = TorchRow("LSTM", x, y, units)
+        calls = {}
+        for name, row in rows.items():
+            for _ in range(warmup):
+                row.train()
+            calls[name] = calibrate(row.train, budget)
+        samples = {name: [] for name in rows}
+        for _ in range(rounds):
+            for name, row in rows.items():
+                samples[name].append(seconds_per_call(row.train, calls[name]))
+        for name, values in samples.items():
+            times[steps, name] = statistics.median(values)
+    return times
+
+
+def report(shape_times, rooflines, length_times, memory, args):
+    peak = statistics.median(rooflines)
+    lines = [
+        "# Recurrent layers on the CPU: rnnkit, PyTorch and Keras",
+        "",
+        machine(),
+        f"PyTorch {torch.__version__ if torch else 'not installed'}, "
+        f"{torch.get_num_threads() if torch else '-'} threads; Keras {keras.__version__}.",
+        f"Matrix-multiply roofline (2048 x 2048 float32, TensorFlow): {peak:.0f} GFLOP/s "
+        f"(at the start and end of the run: {', '.join(f'{r:.0f}' for r in rooflines)}).",
+        "",
+        "One training step: forward, backward and Adam on `layer -> Dense(1)` of the last output;",
+        "inference: the forward pass. Median of "
+        f"{args.rounds} interleaved rounds of about {args.budget:.2f} s each. `vs PyTorch` is PyTorch's time",
+        "over ours (above 1: faster than PyTorch); `roofline` is the share of the roofline that the",
+        "step's matrix products reach (x W and h U forward, three times that when training).",
+        "",
+    ]
+    for shape, times in shape_times.items():
+        batch, steps, features, units = shape
+        lines += [
+            f"## batch {batch}, {steps} steps, {features} features, {units} units",
+            "",
+            "| family | implementation | train ms | vs PyTorch | roofline "
+            "| infer ms | vs PyTorch | roofline |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for family, (gates, *_rest, module_name) in FAMILIES.items():
+            for name in IMPLEMENTATIONS:
+                if (family, "train", name) not in times:
+                    continue
+                cells = []
+                for mode in ("train", "infer"):
+                    seconds = times[family, mode, name]
+                    reference = times.get((family, mode, "PyTorch"))
+                    ratio = f"{reference / seconds:.2f}" if reference else "n/a"
+                    share = matmul_flops(shape, gates, mode == "train") / seconds / 1e9 / peak
+                    cells += [f"{seconds * 1e3:.2f}", ratio, f"{share:.0%}"]
+                label = PYTORCH.format(module_name) if name == "PyTorch" else name
+                lines.append(f"| {family} | {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    batch, _, features, units = args.length_shape
+    lines += [
+        f"## LSTM training over sequence length (batch {batch}, {features} features, {units} units)",
+        "",
+        "Time per step of sequence stays flat when the cost grows linearly with the length. Peak",
+        "memory: growth of the peak resident set over a fresh process's baseline after three",
+        "training steps at each length (lengths run in ascending order).",
+        "",
+        "| steps | rnnkit ms | rnnkit us/step | PyTorch ms | PyTorch us/step | vs PyTorch "
+        "| rnnkit peak MB | PyTorch peak MB |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for steps in args.lengths:
+        ours = length_times[steps, "rnnkit Recurrent(cell)"]
+        theirs = length_times.get((steps, "PyTorch"))
+        row = [str(steps), f"{ours * 1e3:.2f}", f"{ours / steps * 1e6:.1f}"]
+        if theirs:
+            row += [f"{theirs * 1e3:.2f}", f"{theirs / steps * 1e6:.1f}", f"{theirs / ours:.2f}"]
+        else:
+            row += ["-"] * 3
+        row += [f"{memory.get('rnnkit', {}).get(steps, float('nan')):.0f}"]
+        row += [f"{memory.get('PyTorch', {}).get(steps, float('nan')):.0f}"]
+        lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
-        "Reproduce with `python -m benchmarks.recurrent_speed` (numbers move with the machine;",
-        "the ratios, measured side by side in one run, are what to compare).",
+        "Reproduce with `python -m benchmarks.recurrent_speed` after `pip install -e '.[bench]'`",
+        "(numbers move with the machine; the ratios, measured side by side in one run, are what",
+        "to compare).",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--time-steps", type=int, default=50)
-    parser.add_argument("--features", type=int, default=64)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=10, help="training steps per round")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=0.3, help="seconds per timed sample")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, print only")
+    parser.add_argument("--memory", help=argparse.SUPPRESS)  # internal: the fresh-process probe
+    parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
+    parser.add_argument("--shape", default="64,50,64,128", help="batch,steps,features,units")
     args = parser.parse_args(argv)
+    args.lengths = [int(v) for v in args.lengths.split(",")]
+    args.length_shape = tuple(int(v) for v in args.shape.split(","))
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count())
+    if args.memory:
+        print(json.dumps(memory_probe(args.memory, args.lengths, args.length_shape)))
+        return None
+    shapes = SHAPES
     if args.quick:
-        args.batch, args.time_steps, args.features, args.units = 4, 5, 3, 8
-        args.steps, args.rounds, args.warmup = 2, 1, 1
-    rates = run(args.batch, args.time_steps, args.features, args.units, args.steps, args.rounds, args.warmup)
-    report = table(rates, args)
-    print(report)
+        shapes, args.lengths, args.length_shape = [(4, 5, 3, 8)], [5, 10], (4, 5, 3, 8)
+        args.rounds, args.budget, args.warmup = 1, 0.01, 1
+    rooflines = [roofline(rounds=1 if args.quick else 5, size=256 if args.quick else 2048)]
+    shape_times = {shape: run_shape(shape, args.rounds, args.budget, args.warmup) for shape in shapes}
+    length_times = run_lengths(args.lengths, args.length_shape, args.rounds, args.budget, args.warmup)
+    memory = {}
     if not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(report)
-    return rates
+        memory["rnnkit"] = measure_memory("rnnkit", args.lengths, args.length_shape)
+        if torch is not None:
+            memory["PyTorch"] = measure_memory("PyTorch", args.lengths, args.length_shape)
+    rooflines.append(roofline(rounds=1 if args.quick else 5, size=256 if args.quick else 2048))
+    publish(report(shape_times, rooflines, length_times, memory, args), RESULTS, write=not args.quick)
+    return shape_times
 
 
 if __name__ == "__main__":
