@@ -1,18 +1,20 @@
 """The fused recurrence: the time loop of rnnkit's cells as one compiled TensorFlow op.
 
-`Recurrent` splits a recurrent layer at the kernel/recurrent seam: the input projection
-`A = X W + b` is one matrix product over the whole sequence, and only the loop over
-`h_{t-1} U` and the gate arithmetic is sequential. On the CPU, TensorFlow runs that loop
-one small op at a time, and each op costs microseconds of dispatch that the arithmetic
-does not. This module runs the loop as one op, `_ops/recurrence.cc`:
+`Recurrent` splits a recurrent layer at the kernel/recurrent seam: `x_t W + b` has no
+time dependence, and only `h_{t-1} U` and the gate arithmetic are sequential. On the
+CPU, TensorFlow runs the loop one small op at a time, and each op costs microseconds of
+dispatch that its arithmetic does not. This module runs the loop as one op,
+`_ops/recurrence.cc`:
 
-- `U` is packed once per call and each step's `h_{t-1} U` is a register-blocked product
-  that reads it contiguously; the gate arithmetic follows row by row, in place;
+- `W` and `U` are packed once per call; each step computes `x_t W + h_{t-1} U` for the
+  shard's rows as one register-blocked product that sums both terms in the same
+  registers (no `(B, T, G units)` projection is written out), then the gate arithmetic
+  row by row, in place;
 - the batch is cut into one shard per intra-op thread, and each shard runs its whole
   time loop on its own core, so shards never wait for each other;
 - the gradient op runs the loop backwards and returns the gradient of the gates'
-  pre-activations `dZ`; the weight gradients are then single matrix products,
-  `dU = sum_t h_{t-1}^T dZ_t` here and `dW`, `db`, `dX` by the projection's own gradient.
+  pre-activations `dA`; the weight gradients are then single matrix products,
+  `dU = sum_t h_{t-1}^T dZ_t`, `dW = sum_t x_t^T dA_t`, and `dX = dA W^T`.
 
 The kernel covers the cells whose math it holds (`kernel_for`): `SimpleRNNCell`,
 `LeakyRNNCell` and `EchoStateCell` with `tanh`; `LSTMCell` and `GRUCell` (both
@@ -107,6 +109,9 @@ def build():
             os.unlink(staging)
             raise RuntimeError(f"{compiler} failed to build {SOURCE.name}:\n{result.stderr[-2000:]}")
         os.replace(staging, folder / name)  # atomic: a concurrent build never loads half a file
+        for stale in folder.glob("recurrence_*.so"):  # builds of other sources or TensorFlows
+            if stale.name != name:
+                stale.unlink(missing_ok=True)
         return folder / name
     raise RuntimeError("no writable folder for the compiled op: " + "; ".join(errors))
 
@@ -185,8 +190,8 @@ def kernel_for(cell, training=False):
     return (kind, leak) if available() else None
 
 
-def recurrence(cell, kind, leak_rate, projected, initial_state, mask=None, zero_output_for_mask=False):
-    """Runs the fused loop over `projected = x W + b`, shape `(B, T, G units)`.
+def recurrence(cell, kind, leak_rate, inputs, initial_state, mask=None, zero_output_for_mask=False):
+    """Runs the fused loop over `inputs` `(B, T, F)` (input dropout already applied).
 
     Returns `(last_output, outputs, states)` as Keras's backend `rnn` does, with
     `outputs` the whole sequence `(B, T, units)`. A step whose `mask` is False keeps the
@@ -196,15 +201,18 @@ def recurrence(cell, kind, leak_rate, projected, initial_state, mask=None, zero_
     units = cell.units
     h0 = tf.convert_to_tensor(initial_state[0])
     c0 = tf.convert_to_tensor(initial_state[1]) if kind == "lstm" else tf.zeros((0, 0))
+    input_bias = tf.convert_to_tensor(cell.input_bias) if cell.use_bias else tf.zeros((0,))
     if kind == "gru":
-        bias = cell.bias[1] if cell.use_bias else tf.zeros((3 * units,))
+        recurrent_bias = cell.bias[1] if cell.use_bias else tf.zeros((3 * units,))
     else:
-        bias = tf.zeros((0,))
+        recurrent_bias = tf.zeros((0,))
     mask_values = tf.zeros((0,)) if mask is None else tf.cast(mask, "float32")
     outputs, cells, _ = ops.rnnkit_recurrence(
-        projected,
+        tf.convert_to_tensor(inputs),
+        tf.convert_to_tensor(cell.kernel),
+        input_bias,
         tf.convert_to_tensor(cell.recurrent_kernel),
-        tf.convert_to_tensor(bias),
+        tf.convert_to_tensor(recurrent_bias),
         h0,
         c0,
         mask_values,
@@ -218,38 +226,42 @@ def recurrence(cell, kind, leak_rate, projected, initial_state, mask=None, zero_
 
 
 def _recurrence_gradient(op, d_outputs, d_cells, d_saved):
-    """dA, dU, db', dh0, dc0 from the backward loop and two matrix products."""
+    """dX, dW, db, dU, db', dh0, dc0 from the backward loop and single matrix products."""
     kind = op.get_attr("cell").decode()
-    projected, kernel, bias, h0, c0, mask = op.inputs
+    inputs, kernel, bias, recurrent_kernel, recurrent_bias, h0, c0, mask = op.inputs
     outputs, cells, saved = op.outputs
     if d_outputs is None:
         d_outputs = tf.zeros_like(outputs)
     if d_cells is None:
         d_cells = tf.zeros((0,))
     d_projected, d_inner, d_h0, d_c0 = _load().rnnkit_recurrence_grad(
-        kernel, h0, c0, mask, outputs, cells, saved, d_outputs, d_cells,
+        recurrent_kernel, h0, c0, mask, outputs, cells, saved, d_outputs, d_cells,
         cell=kind, leak_rate=op.get_attr("leak_rate"),
     )  # fmt: skip
-    units = kernel.shape[0] if kernel.shape[0] is not None else tf.shape(kernel)[0]
-    d_z = d_inner if kind in ("gru", "gru_v1") else d_projected  # what met U
+    units = recurrent_kernel.shape[0]
+
+    def rows(tensor):  # (B, T, n) -> (B T, n)
+        return tf.reshape(tensor, (-1, tf.shape(tensor)[-1]))
 
     def product(left, right):  # sum over batch and time of left^T right, one matrix product
-        return tf.matmul(
-            tf.reshape(left, (-1, tf.shape(left)[-1])),
-            tf.reshape(right, (-1, tf.shape(right)[-1])),
-            transpose_a=True,
-        )
+        return tf.matmul(rows(left), rows(right), transpose_a=True)
 
+    # x_t W + b: dX = dA W^T, dW = sum_t x_t^T dA_t, db = sum dA
+    d_inputs = tf.reshape(tf.matmul(rows(d_projected), kernel, transpose_b=True), tf.shape(inputs))
+    d_kernel = product(inputs, d_projected)
+    d_bias = tf.reduce_sum(d_projected, axis=[0, 1]) if bias.shape[0] != 0 else tf.zeros_like(bias)
+    # h_{t-1} U (+ b'): dU = sum_t h_{t-1}^T dZ_t, with dZ what met U
+    d_z = d_inner if kind in ("gru", "gru_v1") else d_projected
     h_prev = tf.concat([h0[:, None], outputs[:, :-1]], axis=1)  # h_{t-1} for t = 1..T
     if kind == "gru_v1":  # the candidate's product took q = r * h_{t-1}, saved by the op
         gates = product(h_prev, d_z[:, :, : 2 * units])
         candidate = product(saved[:, :, 3 * units :], d_z[:, :, 2 * units :])
-        d_kernel = tf.concat([gates, candidate], axis=1)
+        d_recurrent_kernel = tf.concat([gates, candidate], axis=1)
     else:
-        d_kernel = product(h_prev, d_z)
-    d_bias = tf.reduce_sum(d_z, axis=[0, 1]) if kind == "gru" else tf.zeros_like(bias)
+        d_recurrent_kernel = product(h_prev, d_z)
+    d_recurrent_bias = tf.reduce_sum(d_z, axis=[0, 1]) if kind == "gru" else tf.zeros_like(recurrent_bias)
     d_c0 = d_c0 if kind == "lstm" else tf.zeros_like(c0)
-    return d_projected, d_kernel, d_bias, d_h0, d_c0, None
+    return d_inputs, d_kernel, d_bias, d_recurrent_kernel, d_recurrent_bias, d_h0, d_c0, None
 
 
 tf.RegisterGradient("RnnkitRecurrence")(_recurrence_gradient)

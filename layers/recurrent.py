@@ -25,12 +25,14 @@ class Recurrent(keras.layers.RNN):
 
     The input projection has no time dependence, so it runs as one large matrix
     product instead of T small ones; the loop keeps only the work that must be
-    sequential. With `fused=True` (the default) that loop is one compiled op for
-    every rnnkit cell whose math it holds (`rnnkit.layers.fused`: Elman, leaky and
-    echo-state units with tanh, LSTM, GRU), which on the CPU trains faster than
-    PyTorch's fused layers (`benchmarks/results/recurrent_speed.md`); other cells, and
-    traces inside `fused.portable()` (exports), step `recurrent_step` in Keras's loop.
-    The outputs are those of `keras.layers.RNN(cell)` (tested to 1e-5), on both paths.
+    sequential. With `fused=True` (the default), for every rnnkit cell whose math it
+    holds (Elman, leaky and echo-state units with tanh, LSTM, GRU), the whole loop is
+    instead one compiled op (`rnnkit.layers.fused`) that computes `x_t W + h_{t-1} U`
+    per step in one product, one batch shard per core; on the CPU it is faster than
+    Keras's loop and, for most cells and shapes, than PyTorch's fused layers
+    (`benchmarks/results/recurrent_speed.md`). Other cells, and traces inside
+    `fused.portable()` (exports), step `recurrent_step` in Keras's loop. The outputs
+    are those of `keras.layers.RNN(cell)` (tested to 1e-5), on both paths.
     A cell without the seam (a Keras cell, a list of cells) is stepped as
     `keras.layers.RNN` steps it.
 
@@ -123,14 +125,14 @@ class Recurrent(keras.layers.RNN):
         """The backend's time loop over `sequences`, projected first when the cell allows it."""
         project_inputs = getattr(self.cell, "project_inputs", None)
         kernel = self.fused_kernel(training) if project_inputs is not None else None
-        if kernel is not None:
-            projected = project_inputs(sequences, training=training)
+        if kernel is not None:  # the op computes x_t W + b itself, step by step
+            inputs = self.cell.drop_inputs(sequences, training=training)
             if go_backwards:
-                projected = ops.flip(projected, axis=1)
+                inputs = ops.flip(inputs, axis=1)
                 mask = None if mask is None else ops.flip(mask, axis=1)
             initial_state = initial_state if tree.is_nested(initial_state) else [initial_state]
             last, outputs, states = fused_op.recurrence(
-                self.cell, *kernel, projected, initial_state, mask, self.zero_output_for_mask
+                self.cell, *kernel, inputs, initial_state, mask, self.zero_output_for_mask
             )
             return last, outputs if self.return_sequences else last, states
         if project_inputs is None:  # no seam: step the cell as keras.layers.RNN does

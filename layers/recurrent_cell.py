@@ -131,14 +131,25 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
         Returns `(B, gates * units)` or `(B, T, gates * units)`.
         """
+        inputs = self.drop_inputs(inputs, training)
+        if len(inputs.shape) == 3:  # one (B T, F) @ (F, G units) product, not B batched ones
+            shape = ops.shape(inputs)
+            flat = ops.matmul(ops.reshape(inputs, (-1, inputs.shape[-1])), self.kernel)
+            projected = ops.reshape(flat, (shape[0], shape[1], self.kernel.shape[-1]))
+        else:
+            projected = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            projected = projected + self.input_bias
+        return projected
+
+    def drop_inputs(self, inputs, training=False):
+        """`x` (one step `(B, F)` or a sequence `(B, T, F)`) with the dropout mask applied
+        while training: one mask per sequence, shared by its steps."""
         if training and self.dropout > 0:
             is_sequence = len(inputs.shape) == 3
             mask = self.get_dropout_mask(inputs[:, 0] if is_sequence else inputs)  # (B, F)
             inputs = inputs * (ops.expand_dims(mask, 1) if is_sequence else mask)
-        projected = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            projected = projected + self.input_bias
-        return projected
+        return inputs
 
     def drop_recurrent(self, h_prev, training=False):
         """`h_{t-1}` with the recurrent dropout mask applied while training."""

@@ -1,14 +1,17 @@
-// rnnkit's fused recurrence: the sequential part of a recurrent layer as one TensorFlow op.
+// rnnkit's fused recurrence: a recurrent layer's time loop as one TensorFlow op.
 //
-// `Recurrent` computes the input projection A = X W + b for the whole sequence as one
-// matrix product (TensorFlow's, on all cores) and hands this op only what must be
-// sequential: for t = 1..T, h_{t-1} U and the cell's gate arithmetic. The batch is cut
-// into shards that run their whole time loop on their own core, so the shards never
-// wait for each other. The gradient op runs the loop backwards and returns the
-// gradient of the gates' pre-activations; the weight gradients dU = sum_t h_{t-1}^T dZ_t
-// are then single matrix products in Python (layers/fused.py), as are dW and dX.
+// Keras's loop runs a dozen small ops per step, and on the CPU each op's dispatch costs
+// more than its arithmetic. This op runs the whole loop: at each step, for the shard's
+// rows, one register-blocked product z = x_t W + h_{t-1} U (W and U packed once per call,
+// both terms summed in the same registers), then the cell's gate arithmetic. The batch is
+// cut into one shard per intra-op thread; each shard runs its whole time loop on its own
+// core, so the shards never wait for each other. The gradient op runs the loop backwards
+// and returns dA, the gradient of the gates' pre-activations; the weight gradients
+// dU = sum_t h_{t-1}^T dZ_t, dW = sum_t x_t^T dA_t and dX = dA W^T are then single matrix
+// products in Python (layers/fused.py).
 //
-// The equations are those of the cells' `call` (layers/*_cell.py), written per row:
+// The equations are those of the cells' `call` (layers/*_cell.py), written per row, with
+// A_t = x_t W + b:
 //   leaky (SimpleRNNCell, LeakyRNNCell, EchoStateCell; a = 1 is Elman):
 //       u = tanh(A_t + h U),  h' = (1 - a) h + a u                 saved: u
 //   lstm:  z = A_t + h U; i, f, o = sigmoid(z_i, z_f, z_o); g = tanh(z_c)
@@ -19,8 +22,6 @@
 //          g = tanh(A_h + q U_h),  h' = z h + (1 - z) g             saved: z r g q
 // A masked step (mask 0) keeps the state: h' = h, c' = c.
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -138,50 +139,67 @@ Packed PackTransposed(const float* m, int64_t ld, int rows, int col0, int inner)
   return p;
 }
 
+// One tile of C = A1 P1 + A2 P2 (A2 null: C = A1 P1): kR rows x NP panels of accumulators.
 template <int R, int NP>
-inline void Tile(const float* a, int64_t lda, const float* p0, const float* p1, int inner, float* c,
-                 int64_t ldc) {
+inline void Tile(const float* a1, int64_t lda1, const Packed& p1, const float* a2, int64_t lda2,
+                 const Packed* p2, int j, float* c, int64_t ldc) {
   vec acc[R][NP];
   for (int r = 0; r < R; ++r)
-    for (int j = 0; j < NP; ++j) acc[r][j] = vec{};
-  for (int k = 0; k < inner; ++k) {
-    const vec u0 = Load(p0 + k * kV);
-    const vec u1 = NP > 1 ? Load(p1 + k * kV) : vec{};
-    for (int r = 0; r < R; ++r) {
-      const float x = a[r * lda + k];
-      acc[r][0] += x * u0;
-      if (NP > 1) acc[r][1] += x * u1;
+    for (int n = 0; n < NP; ++n) acc[r][n] = vec{};
+  for (int term = 0; term < (a2 == nullptr ? 1 : 2); ++term) {
+    const Packed& p = term == 0 ? p1 : *p2;
+    const float* a = term == 0 ? a1 : a2;
+    const int64_t lda = term == 0 ? lda1 : lda2;
+    const float* q0 = p.panel(j);
+    const float* q1 = NP > 1 ? p.panel(j + 1) : q0;
+    for (int k = 0; k < p.inner; ++k) {
+      const vec u0 = Load(q0 + k * kV);
+      const vec u1 = NP > 1 ? Load(q1 + k * kV) : vec{};
+      for (int r = 0; r < R; ++r) {
+        const float x = a[r * lda + k];
+        acc[r][0] += x * u0;
+        if (NP > 1) acc[r][1] += x * u1;
+      }
     }
   }
   for (int r = 0; r < R; ++r) {
-    Store(c + r * ldc, acc[r][0]);
-    if (NP > 1) Store(c + r * ldc + kV, acc[r][1]);
+    Store(c + r * ldc + j * kV, acc[r][0]);
+    if (NP > 1) Store(c + r * ldc + (j + 1) * kV, acc[r][1]);
   }
 }
 
 template <int R>
-inline void RowBlock(const float* a, int64_t lda, const Packed& p, float* c, int64_t ldc) {
+inline void RowBlock(const float* a1, int64_t lda1, const Packed& p1, const float* a2, int64_t lda2,
+                     const Packed* p2, float* c, int64_t ldc) {
   int j = 0;
-  for (; j + 1 < p.panels; j += 2) Tile<R, 2>(a, lda, p.panel(j), p.panel(j + 1), p.inner, c + j * kV, ldc);
-  if (j < p.panels) Tile<R, 1>(a, lda, p.panel(j), nullptr, p.inner, c + j * kV, ldc);
+  for (; j + 1 < p1.panels; j += 2) Tile<R, 2>(a1, lda1, p1, a2, lda2, p2, j, c, ldc);
+  if (j < p1.panels) Tile<R, 1>(a1, lda1, p1, a2, lda2, p2, j, c, ldc);
 }
 
-// C (rows x p.width(), row stride ldc) = A (rows x p.inner, row stride lda) P.
-void Multiply(const float* a, int64_t lda, int rows, const Packed& p, float* c, int64_t ldc) {
+// C (rows x p1.width(), row stride ldc) = A1 P1 + A2 P2, A1 (rows x p1.inner, row stride
+// lda1) and A2 (rows x p2.inner) read in place; without A2, C = A1 P1. P1 and P2 have the
+// same panels, so both products sum in the same registers and C is written once.
+void Multiply(const float* a1, int64_t lda1, const Packed& p1, const float* a2, int64_t lda2, const Packed* p2,
+              int rows, float* c, int64_t ldc) {
   int r = 0;
-  for (; r + kR <= rows; r += kR) RowBlock<kR>(a + r * lda, lda, p, c + r * ldc, ldc);
-  const float* ar = a + r * lda;
+  for (; r + kR <= rows; r += kR) RowBlock<kR>(a1 + r * lda1, lda1, p1, a2 ? a2 + r * lda2 : nullptr, lda2, p2, c + r * ldc, ldc);
+  const float* b1 = a1 + r * lda1;
+  const float* b2 = a2 ? a2 + r * lda2 : nullptr;
   float* cr = c + r * ldc;
   switch (rows - r) {  // the last rows < kR
     case 0: break;
-    case 1: RowBlock<1>(ar, lda, p, cr, ldc); break;
-    case 2: RowBlock<2>(ar, lda, p, cr, ldc); break;
-    case 3: RowBlock<3>(ar, lda, p, cr, ldc); break;
-    case 4: RowBlock<4>(ar, lda, p, cr, ldc); break;
-    case 5: RowBlock<5>(ar, lda, p, cr, ldc); break;
-    case 6: RowBlock<6>(ar, lda, p, cr, ldc); break;
-    default: RowBlock<7>(ar, lda, p, cr, ldc); break;
+    case 1: RowBlock<1>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
+    case 2: RowBlock<2>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
+    case 3: RowBlock<3>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
+    case 4: RowBlock<4>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
+    case 5: RowBlock<5>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
+    case 6: RowBlock<6>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
+    default: RowBlock<7>(b1, lda1, p1, b2, lda2, p2, cr, ldc); break;
   }
+}
+
+void Multiply(const float* a, int64_t lda, int rows, const Packed& p, float* c, int64_t ldc) {
+  Multiply(a, lda, p, nullptr, 0, nullptr, rows, c, ldc);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -197,18 +215,22 @@ class RecurrenceOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& projected = context->input(0);  // (B, T, G H): x W + b
-    const Tensor& kernel = context->input(1);     // (H, G H): U
-    const Tensor& bias = context->input(2);       // (G H,): b' for gru, else (0,)
-    const Tensor& h0 = context->input(3);         // (B, H)
-    const Tensor& c0 = context->input(4);         // (B, H) for lstm, else ignored
-    const Tensor& mask = context->input(5);       // (B, T), or (0,) for none
-    OP_REQUIRES(context, projected.dims() == 3 && kernel.dims() == 2,
-                InvalidArgument("projected must be (B, T, G H) and recurrent_kernel (H, G H)"));
-    const int B = projected.dim_size(0), T = projected.dim_size(1), H = kernel.dim_size(0);
-    const int G = GateCount(cell_), S = SavedCount(cell_), GH = G * H;
-    OP_REQUIRES(context, kernel.dim_size(1) == GH && projected.dim_size(2) == GH,
-                InvalidArgument("recurrent_kernel must be (H, G H) with G H = projected's last axis"));
+    const Tensor& inputs = context->input(0);   // (B, T, F): x, input dropout applied
+    const Tensor& kernel = context->input(1);   // (F, G H): W
+    const Tensor& ibias = context->input(2);    // (G H,): b, or (0,) without bias
+    const Tensor& rkernel = context->input(3);  // (H, G H): U
+    const Tensor& rbias = context->input(4);    // (G H,): b' for gru, else (0,)
+    const Tensor& h0 = context->input(5);       // (B, H)
+    const Tensor& c0 = context->input(6);       // (B, H) for lstm, else ignored
+    const Tensor& mask = context->input(7);     // (B, T), or (0,) for none
+    OP_REQUIRES(context, inputs.dims() == 3 && kernel.dims() == 2 && rkernel.dims() == 2,
+                InvalidArgument("inputs must be (B, T, F), kernel (F, G H), recurrent_kernel (H, G H)"));
+    const int B = inputs.dim_size(0), T = inputs.dim_size(1), F = inputs.dim_size(2);
+    const int H = rkernel.dim_size(0), G = GateCount(cell_), S = SavedCount(cell_), GH = G * H;
+    OP_REQUIRES(context, kernel.dim_size(0) == F && kernel.dim_size(1) == GH && rkernel.dim_size(1) == GH,
+                InvalidArgument("kernel must be (F, G H) and recurrent_kernel (H, G H)"));
+    OP_REQUIRES(context, ibias.NumElements() == 0 || ibias.NumElements() == GH,
+                InvalidArgument("bias must be (G H,) or empty"));
     OP_REQUIRES(context, h0.dims() == 2 && h0.dim_size(0) == B && h0.dim_size(1) == H,
                 InvalidArgument("h0 must be (B, H)"));
     const bool lstm = cell_ == Cell::kLstm, masked = mask.NumElements() > 0;
@@ -216,7 +238,7 @@ class RecurrenceOp : public OpKernel {
                 InvalidArgument("c0 must be (B, H)"));
     OP_REQUIRES(context, !masked || (mask.dims() == 2 && mask.dim_size(0) == B && mask.dim_size(1) == T),
                 InvalidArgument("mask must be (B, T)"));
-    OP_REQUIRES(context, cell_ != Cell::kGru || bias.NumElements() == GH,
+    OP_REQUIRES(context, cell_ != Cell::kGru || rbias.NumElements() == GH,
                 InvalidArgument("recurrent_bias must be (G H,)"));
 
     Tensor *outputs, *cells, *saved;
@@ -225,9 +247,12 @@ class RecurrenceOp : public OpKernel {
     OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({B, T, S * H}), &saved));
     if (B == 0 || T == 0) return;
 
-    const float* A = projected.flat<float>().data();
-    const float* U = kernel.flat<float>().data();
-    const float* bp = bias.flat<float>().data();
+    const float* X = inputs.flat<float>().data();
+    const float* W = kernel.flat<float>().data();
+    const float* U = rkernel.flat<float>().data();
+    std::vector<float> zeros(ibias.NumElements() == 0 ? GH : 0, 0.0f);
+    const float* bi = ibias.NumElements() > 0 ? ibias.flat<float>().data() : zeros.data();
+    const float* bp = rbias.flat<float>().data();
     const float* m = masked ? mask.flat<float>().data() : nullptr;
     float* out = outputs->flat<float>().data();
     float* cs = lstm ? cells->flat<float>().data() : nullptr;
@@ -236,64 +261,74 @@ class RecurrenceOp : public OpKernel {
     const float* c0p = lstm ? c0.flat<float>().data() : nullptr;
     const Cell cell = cell_;
     const float a = leak_;
-    const bool v1 = cell == Cell::kGruV1;
-    const Packed P = Pack(U, GH, H, 0, v1 ? 2 * H : GH);  // h U (gru_v1: h U_zr)
-    const Packed Ph = v1 ? Pack(U, GH, H, 2 * H, H) : Packed();  // gru_v1: q U_h
+    const bool gru = cell == Cell::kGru, v1 = cell == Cell::kGruV1;
+    // z = x W + h U over the columns that sum before the nonlinearity: all of them, or
+    // z and r for the GRUs, whose candidate keeps x W_h and h U_h (or q U_h) apart.
+    const int summed = gru || v1 ? 2 * H : GH;
+    const Packed PW = Pack(W, GH, F, 0, summed), PU = Pack(U, GH, H, 0, summed);
+    const Packed PWh = gru || v1 ? Pack(W, GH, F, 2 * H, H) : Packed();
+    const Packed PUh = gru || v1 ? Pack(U, GH, H, 2 * H, H) : Packed();
 
     ForEachShard(context, B, [&](int first, int rows) {
-      const int ldz = P.width(), ldq = Ph.width();
-      std::vector<float> zbuf(int64_t(rows) * ldz), qbuf(v1 ? rows * H : 0), zhbuf(int64_t(rows) * ldq);
+      const int ldz = PW.width(), ldc = PWh.width();
+      std::vector<float> z(int64_t(rows) * ldz), xh(int64_t(rows) * ldc), hh(int64_t(rows) * ldc),
+          q(v1 ? rows * H : 0);
       for (int t = 0; t < T; ++t) {
+        const float* xp = X + (int64_t(first) * T + t) * F;  // x_t of the shard's rows
+        const int64_t xstride = int64_t(T) * F;
         // h_{t-1} of the shard's rows: h0 at t = 0, else the previous step's outputs.
         const float* hp = t == 0 ? h0p + int64_t(first) * H : out + (int64_t(first) * T + t - 1) * H;
         const int64_t hstride = t == 0 ? H : int64_t(T) * H;
-        Multiply(hp, hstride, rows, P, zbuf.data(), ldz);
+        Multiply(xp, xstride, PW, hp, hstride, &PU, rows, z.data(), ldz);
+        if (gru) {
+          Multiply(xp, xstride, rows, PWh, xh.data(), ldc);
+          Multiply(hp, hstride, rows, PUh, hh.data(), ldc);
+        }
         for (int r = 0; r < rows; ++r) {
           const int64_t bt = int64_t(first + r) * T + t;
-          const float* At = A + bt * GH;
           const float* hr = hp + r * hstride;
           float* ho = out + bt * H;
           float* s = sv + bt * S * H;
-          float* zr = zbuf.data() + int64_t(r) * ldz;
+          const float* zr = z.data() + int64_t(r) * ldz;
           const bool keep = m != nullptr && m[bt] == 0.0f;
           if (cell == Cell::kLeaky) {
             Vec u(s, H);
-            u = (ConstVec(At, H) + Vec(zr, H)).tanh();
+            u = (ConstVec(zr, H) + ConstVec(bi, H)).tanh();
             Vec(ho, H) = (1.0f - a) * ConstVec(hr, H) + a * u;
           } else if (cell == Cell::kLstm) {
             const float* cp = t == 0 ? c0p + int64_t(first + r) * H : cs + (bt - 1) * H;
             Vec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + bt * H, H);
-            i = Sigmoid(ConstVec(At, H) + Vec(zr, H));
-            f = Sigmoid(ConstVec(At + H, H) + Vec(zr + H, H));
-            g = (ConstVec(At + 2 * H, H) + Vec(zr + 2 * H, H)).tanh();
-            o = Sigmoid(ConstVec(At + 3 * H, H) + Vec(zr + 3 * H, H));
+            i = Sigmoid(ConstVec(zr, H) + ConstVec(bi, H));
+            f = Sigmoid(ConstVec(zr + H, H) + ConstVec(bi + H, H));
+            g = (ConstVec(zr + 2 * H, H) + ConstVec(bi + 2 * H, H)).tanh();
+            o = Sigmoid(ConstVec(zr + 3 * H, H) + ConstVec(bi + 3 * H, H));
             if (keep) c = ConstVec(cp, H);
             else c = f * ConstVec(cp, H) + i * g;
             Vec(ho, H) = o * c.tanh();
-          } else if (cell == Cell::kGru) {
+          } else if (gru) {
             Vec zg(s, H), rg(s + H, H), g(s + 2 * H, H), inner(s + 3 * H, H);
-            zg = Sigmoid(ConstVec(At, H) + Vec(zr, H) + ConstVec(bp, H));
-            rg = Sigmoid(ConstVec(At + H, H) + Vec(zr + H, H) + ConstVec(bp + H, H));
-            inner = Vec(zr + 2 * H, H) + ConstVec(bp + 2 * H, H);
-            g = (ConstVec(At + 2 * H, H) + rg * inner).tanh();
+            zg = Sigmoid(ConstVec(zr, H) + ConstVec(bi, H) + ConstVec(bp, H));
+            rg = Sigmoid(ConstVec(zr + H, H) + ConstVec(bi + H, H) + ConstVec(bp + H, H));
+            inner = ConstVec(hh.data() + int64_t(r) * ldc, H) + ConstVec(bp + 2 * H, H);
+            g = (ConstVec(xh.data() + int64_t(r) * ldc, H) + ConstVec(bi + 2 * H, H) + rg * inner).tanh();
             Vec(ho, H) = zg * ConstVec(hr, H) + (1.0f - zg) * g;
           } else {  // gru_v1: the candidate needs a second product, after r
-            Vec zg(s, H), rg(s + H, H), q(s + 3 * H, H);
-            zg = Sigmoid(ConstVec(At, H) + Vec(zr, H));
-            rg = Sigmoid(ConstVec(At + H, H) + Vec(zr + H, H));
-            q = rg * ConstVec(hr, H);
-            Vec(qbuf.data() + r * H, H) = q;
+            Vec zg(s, H), rg(s + H, H), qs(s + 3 * H, H);
+            zg = Sigmoid(ConstVec(zr, H) + ConstVec(bi, H));
+            rg = Sigmoid(ConstVec(zr + H, H) + ConstVec(bi + H, H));
+            qs = rg * ConstVec(hr, H);
+            Vec(q.data() + r * H, H) = qs;
           }
           if (keep && !v1) Vec(ho, H) = ConstVec(hr, H);
         }
         if (!v1) continue;
-        Multiply(qbuf.data(), H, rows, Ph, zhbuf.data(), ldq);
+        Multiply(xp, xstride, PWh, q.data(), H, &PUh, rows, xh.data(), ldc);  // x W_h + q U_h
         for (int r = 0; r < rows; ++r) {
           const int64_t bt = int64_t(first + r) * T + t;
           const float* hr = hp + r * hstride;
           float* s = sv + bt * S * H;
           Vec zg(s, H), g(s + 2 * H, H), ho(out + bt * H, H);
-          g = (ConstVec(A + bt * GH + 2 * H, H) + Vec(zhbuf.data() + int64_t(r) * ldq, H)).tanh();
+          g = (ConstVec(xh.data() + int64_t(r) * ldc, H) + ConstVec(bi + 2 * H, H)).tanh();
           if (m != nullptr && m[bt] == 0.0f) ho = ConstVec(hr, H);
           else ho = zg * ConstVec(hr, H) + (1.0f - zg) * g;
         }
@@ -365,15 +400,15 @@ class RecurrenceGradOp : public OpKernel {
     const bool v1 = cell == Cell::kGruV1;
     const Packed PT = PackTransposed(U, GH, H, 0, v1 ? 2 * H : GH);  // dZ U^T
     const Packed PTh = v1 ? PackTransposed(U, GH, H, 2 * H, H) : Packed();  // gru_v1: dA_h U_h^T
-    const int64_t ldZ = int64_t(T) * GH;  // row stride of dA and dI over the batch
 
     ForEachShard(context, B, [&](int first, int rows) {
       const int ldh = PT.width(), ldq = PTh.width();
+      // The step's dZ is built in a contiguous block, then copied out: rows of dA sit
+      // T G H floats apart, a multiple of 4 KiB that would put all of them in one cache set.
       std::vector<float> dh(int64_t(rows) * ldh, 0.0f), dc(lstm ? rows * H : 0, 0.0f), back(rows * H),
-          dq(int64_t(rows) * ldq), scratch(H);
+          dq(int64_t(rows) * ldq), scratch(H), zs(int64_t(rows) * GH);
       for (int t = T - 1; t >= 0; --t) {
         const int64_t row0 = int64_t(first) * T + t;  // (b = first, t)
-        float* dZ0 = (gru ? dI : dA) + row0 * GH;     // the gradient that meets U
         for (int r = 0; r < rows; ++r) {
           const int64_t bt = row0 + int64_t(r) * T;
           Vec(dh.data() + int64_t(r) * ldh, H) += ConstVec(dout + bt * H, H);
@@ -384,18 +419,18 @@ class RecurrenceGradOp : public OpKernel {
             const int64_t bt = row0 + int64_t(r) * T;
             const float* s = sv + bt * S * H;
             ConstVec zg(s, H), g(s + 2 * H, H), d(dh.data() + int64_t(r) * ldh, H);
-            Vec dah(dI + bt * GH + 2 * H, H);
+            Vec dah(zs.data() + int64_t(r) * GH + 2 * H, H);
             if (m != nullptr && m[bt] == 0.0f) dah.setZero();
             else dah = d * (1.0f - zg) * (1.0f - g * g);
           }
-          Multiply(dZ0 + 2 * H, ldZ, rows, PTh, dq.data(), ldq);
+          Multiply(zs.data() + 2 * H, GH, rows, PTh, dq.data(), ldq);
         }
         for (int r = 0; r < rows; ++r) {
           const int64_t bt = row0 + int64_t(r) * T;
           const float* s = sv + bt * S * H;
           const float* hr = t == 0 ? h0p + int64_t(first + r) * H : out + (bt - 1) * H;
           Vec d(dh.data() + int64_t(r) * ldh, H), direct(back.data() + r * H, H);
-          float* dz = dZ0 + int64_t(r) * ldZ;
+          float* dz = zs.data() + int64_t(r) * GH;  // the gradient that meets U
           float* da = dA + bt * GH;
           if (m != nullptr && m[bt] == 0.0f) {  // the state passed through, so does its gradient
             Vec(dz, GH).setZero();
@@ -438,8 +473,12 @@ class RecurrenceGradOp : public OpKernel {
             direct = d * zg + dqr * rg;
           }
         }
+        for (int r = 0; r < rows; ++r) {
+          std::memcpy((gru ? dI : dA) + (row0 + int64_t(r) * T) * GH, zs.data() + int64_t(r) * GH,
+                      sizeof(float) * GH);
+        }
         // dh_{t-1} = dZ U^T + the direct terms (gru_v1: dZ_zr U_zr^T; its dq term is in `back`)
-        Multiply(dZ0, ldZ, rows, PT, dh.data(), ldh);
+        Multiply(zs.data(), GH, rows, PT, dh.data(), ldh);
         for (int r = 0; r < rows; ++r) Vec(dh.data() + int64_t(r) * ldh, H) += Vec(back.data() + r * H, H);
       }
       for (int r = 0; r < rows; ++r) {
@@ -457,7 +496,7 @@ class RecurrenceGradOp : public OpKernel {
 tensorflow::Status RecurrenceShape(InferenceContext* c) {
   ShapeHandle projected, kernel;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &projected));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &kernel));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 2, &kernel));
   std::string name;
   TF_RETURN_IF_ERROR(c->GetAttr("cell", &name));
   Cell cell;
@@ -490,7 +529,9 @@ tensorflow::Status RecurrenceGradShape(InferenceContext* c) {
 }
 
 REGISTER_OP("RnnkitRecurrence")
-    .Input("projected: float")
+    .Input("inputs: float")
+    .Input("kernel: float")
+    .Input("bias: float")
     .Input("recurrent_kernel: float")
     .Input("recurrent_bias: float")
     .Input("h0: float")
