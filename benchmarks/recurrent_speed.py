@@ -10,10 +10,11 @@ process, interleaved round by round so that a noisy neighbour slows every row al
   into one compiled op (`rnnkit.layers.fused`).
 
 Training is one step of `layer -> Dense(1)` on the last output with an MSE loss and Adam
-(`train_on_batch` for Keras; `backward` and `step` for PyTorch); inference is the same
-model's forward pass (`predict_on_batch`; PyTorch under `no_grad`). The table gives the
-median over rounds, the ratio to PyTorch (above 1 is faster than PyTorch) and the share
-of the machine's measured matrix-multiply roofline (a 2048 x 2048 float32 product) that
+(`train_on_batch` for Keras, which costs less per batch than `fit` or `predict` on
+arrays; `zero_grad`, `backward` and `step` for PyTorch); inference is the same model's
+forward pass (`predict_on_batch`; PyTorch under `no_grad`). The table gives the median
+over rounds, the ratio to PyTorch (above 1 is faster than PyTorch) and the share of the
+machine's measured matrix-multiply roofline (a 2048 x 2048 float32 product) that
 the step's matrix products reach. A second table follows the LSTM over sequence lengths
 from 50 to 800 steps: time per step of sequence (flat when the cost grows linearly) and
 peak memory of a training step, each measured in a fresh process.
@@ -29,7 +30,6 @@ default). Without PyTorch the reference rows are left out and the ratios read "n
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -173,23 +173,36 @@ def run_shape(shape, rounds, budget, warmup):
     return times
 
 
+def _status_kb(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
 def memory_probe(implementation, lengths, shape):
-    """In this (fresh) process: peak RSS growth, in MB, of training steps at each length."""
+    """In this (fresh) process: how far, in MB, training at each length lifts the resident set.
+
+    After a first step (tracing, the model's own allocations) the kernel's peak counter is
+    reset to the current size (`/proc/self/clear_refs`, Linux); the next step's peak above
+    that size is the memory training needs: activations kept for the backward pass,
+    gradients and temporaries.
+    """
     batch, _, features, units = shape
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peaks = {}
-    for steps in lengths:  # ascending, so each peak is that length's (the peak only grows)
+    for steps in lengths:
         rng = np.random.default_rng(0)
         x = rng.normal(size=(batch, steps, features)).astype("float32")
         y = rng.normal(size=(batch, 1)).astype("float32")
-        row = (
-            TorchRow("LSTM", x, y, units)
-            if implementation == "PyTorch"
-            else KerasRow(Recurrent(LSTMCell(units)), x, y)
-        )
-        for _ in range(3):
-            row.train()
-        peaks[steps] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+        if implementation == "PyTorch":
+            row = TorchRow("LSTM", x, y, units)
+        else:
+            row = KerasRow(Recurrent(LSTMCell(units)), x, y)
+        row.train()
+        Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) restarts from VmRSS
+        base = _status_kb("VmRSS")
+        row.train()
+        peaks[steps] = (_status_kb("VmHWM") - base) / 1024
     return peaks
 
 
@@ -236,8 +249,8 @@ def report(shape_times, rooflines, length_times, memory, args):
         f"Matrix-multiply roofline (2048 x 2048 float32, TensorFlow): {peak:.0f} GFLOP/s "
         f"(at the start and end of the run: {', '.join(f'{r:.0f}' for r in rooflines)}).",
         "",
-        "One training step: forward, backward and Adam on `layer -> Dense(1)` of the last output;",
-        "inference: the forward pass. Median of "
+        "One training step: forward, backward and Adam on `layer -> Dense(1)` of the last output",
+        "(`train_on_batch`); inference: the forward pass (`predict_on_batch`). Median of "
         f"{args.rounds} interleaved rounds of about {args.budget:.2f} s each. `vs PyTorch` is PyTorch's time",
         "over ours (above 1: faster than PyTorch); `roofline` is the share of the roofline that the",
         "step's matrix products reach (x W and h U forward, three times that when training).",
@@ -270,9 +283,9 @@ def report(shape_times, rooflines, length_times, memory, args):
     lines += [
         f"## LSTM training over sequence length (batch {batch}, {features} features, {units} units)",
         "",
-        "Time per step of sequence stays flat when the cost grows linearly with the length. Peak",
-        "memory: growth of the peak resident set over a fresh process's baseline after three",
-        "training steps at each length (lengths run in ascending order).",
+        "Time per step of sequence stays flat when the cost grows linearly with the length. Peak MB:",
+        "how far one training step lifts the resident set above its size before the step (a fresh",
+        "process per implementation; the first step at each length is not counted).",
         "",
         "| steps | rnnkit ms | rnnkit us/step | PyTorch ms | PyTorch us/step | vs PyTorch "
         "| rnnkit peak MB | PyTorch peak MB |",
