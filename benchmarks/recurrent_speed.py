@@ -28,7 +28,6 @@ default). Without PyTorch the reference rows are left out and the ratios read "n
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -180,37 +179,34 @@ def _status_kb(field):
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def memory_probe(implementation, lengths, shape):
-    """In this (fresh) process: how far, in MB, training at each length lifts the resident set.
-
-    After a first step (tracing, the model's own allocations) the kernel's peak counter is
-    reset to the current size (`/proc/self/clear_refs`, Linux); the next step's peak above
-    that size is the memory training needs: activations kept for the backward pass,
-    gradients and temporaries.
-    """
+def memory_probe(implementation, steps, shape):
+    """In this fresh process: how far, in MB, building the model and three training steps
+    at `steps` lift the resident set's peak above its size before the model existed."""
     batch, _, features, units = shape
-    peaks = {}
-    for steps in lengths:
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(batch, steps, features)).astype("float32")
-        y = rng.normal(size=(batch, 1)).astype("float32")
-        if implementation == "PyTorch":
-            row = TorchRow("LSTM", x, y, units)
-        else:
-            row = KerasRow(Recurrent(LSTMCell(units)), x, y)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    y = rng.normal(size=(batch, 1)).astype("float32")
+    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) restarts from here (Linux)
+    base = _status_kb("VmRSS")
+    row = (
+        TorchRow("LSTM", x, y, units)
+        if implementation == "PyTorch"
+        else KerasRow(Recurrent(LSTMCell(units)), x, y)
+    )
+    for _ in range(3):
         row.train()
-        Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) restarts from VmRSS
-        base = _status_kb("VmRSS")
-        row.train()
-        peaks[steps] = (_status_kb("VmHWM") - base) / 1024
-    return peaks
+    return (_status_kb("VmHWM") - base) / 1024
 
 
 def measure_memory(implementation, lengths, shape):
-    command = [sys.executable, "-m", "benchmarks.recurrent_speed", "--memory", implementation]
-    command += ["--lengths", ",".join(map(str, lengths)), "--shape", ",".join(map(str, shape))]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    return {int(k): v for k, v in json.loads(result.stdout.strip().splitlines()[-1]).items()}
+    """`memory_probe` at each length, each in a fresh process."""
+    peaks = {}
+    for steps in lengths:
+        command = [sys.executable, "-m", "benchmarks.recurrent_speed", "--memory", implementation]
+        command += ["--lengths", str(steps), "--shape", ",".join(map(str, shape))]
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        peaks[steps] = float(result.stdout.strip().splitlines()[-1])
+    return peaks
 
 
 def run_lengths(lengths, shape, rounds, budget, warmup):
@@ -284,8 +280,8 @@ def report(shape_times, rooflines, length_times, memory, args):
         f"## LSTM training over sequence length (batch {batch}, {features} features, {units} units)",
         "",
         "Time per step of sequence stays flat when the cost grows linearly with the length. Peak MB:",
-        "how far one training step lifts the resident set above its size before the step (a fresh",
-        "process per implementation; the first step at each length is not counted).",
+        "how far building the model and three training steps lift the peak resident set above the",
+        "process's size before the model existed (a fresh process per length and implementation).",
         "",
         "| steps | rnnkit ms | rnnkit us/step | PyTorch ms | PyTorch us/step | vs PyTorch "
         "| rnnkit peak MB | PyTorch peak MB |",
@@ -327,7 +323,7 @@ def main(argv=None):
     if torch is not None:
         torch.set_num_threads(os.cpu_count())
     if args.memory:
-        print(json.dumps(memory_probe(args.memory, args.lengths, args.length_shape)))
+        print(memory_probe(args.memory, args.lengths[0], args.length_shape))
         return None
     shapes = SHAPES
     if args.quick:

@@ -44,6 +44,7 @@ def test_normal_install_puts_only_rnnkit_in_site_packages(tmp_path):
     installed = {p.name for p in site.iterdir() if not p.name.endswith(".dist-info")}
     assert installed - {"bin"} == {"rnnkit"}  # nothing generic such as `layers` or `apps`
     assert not (site / "rnnkit" / "__init__.py").exists()  # an implicit namespace package
+    assert (site / "rnnkit" / "layers" / "_ops" / "recurrence.cc").exists()  # the fused op's source
     completed = subprocess.run(
         [sys.executable, "-c", IMPORT, str(site)],
         check=True,

@@ -106,6 +106,14 @@ typedef float vec __attribute__((vector_size(kV * sizeof(float))));
 inline vec Load(const float* p) { vec v; std::memcpy(&v, p, sizeof(vec)); return v; }
 inline void Store(float* p, const vec& v) { std::memcpy(p, &v, sizeof(vec)); }
 
+// Asks for [p, p + n) to be brought into cache ahead of use (write: about to be stored).
+inline void Prefetch(const float* p, int64_t n, bool write = false) {
+  for (int64_t i = 0; i < n; i += 64 / sizeof(float)) {
+    if (write) __builtin_prefetch(p + i, 1, 3);
+    else __builtin_prefetch(p + i, 0, 3);
+  }
+}
+
 struct Packed {
   std::vector<float> data;  // panels x inner x kV
   int inner = 0, panels = 0;
@@ -476,6 +484,18 @@ class RecurrenceGradOp : public OpKernel {
         for (int r = 0; r < rows; ++r) {
           std::memcpy((gru ? dI : dA) + (row0 + int64_t(r) * T) * GH, zs.data() + int64_t(r) * GH,
                       sizeof(float) * GH);
+        }
+        if (t > 0) {  // what step t - 1 reads, fetched from memory while the product runs
+          for (int r = 0; r < rows; ++r) {
+            const int64_t bt = row0 - 1 + int64_t(r) * T;
+            Prefetch(sv + bt * S * H, int64_t(S) * H);
+            Prefetch(dout + bt * H, H);
+            if (lstm) Prefetch(cs + bt * H, H);
+            if (lstm && t > 1) Prefetch(cs + (bt - 1) * H, H);
+            if (t > 1) Prefetch(out + (bt - 1) * H, H);
+            Prefetch((gru ? dI : dA) + bt * GH, GH, true);
+            if (gru) Prefetch(dA + bt * GH, GH, true);
+          }
         }
         // dh_{t-1} = dZ U^T + the direct terms (gru_v1: dZ_zr U_zr^T; its dq term is in `back`)
         Multiply(zs.data(), GH, rows, PT, dh.data(), ldh);
