@@ -213,14 +213,24 @@ void Multiply(const float* a, int64_t lda, int rows, const Packed& p, float* c, 
 // ---------------------------------------------------------------------------------------
 // Forward
 
-class RecurrenceOp : public OpKernel {
+// The attributes both ops share: which cell, and its leak rate.
+class CellOp : public OpKernel {
  public:
-  explicit RecurrenceOp(OpKernelConstruction* context) : OpKernel(context) {
+  explicit CellOp(OpKernelConstruction* context) : OpKernel(context) {
     std::string name;
     OP_REQUIRES_OK(context, context->GetAttr("cell", &name));
     OP_REQUIRES_OK(context, ParseCell(name, &cell_));
     OP_REQUIRES_OK(context, context->GetAttr("leak_rate", &leak_));
   }
+
+ protected:
+  Cell cell_;
+  float leak_;
+};
+
+class RecurrenceOp : public CellOp {
+ public:
+  using CellOp::CellOp;
 
   void Compute(OpKernelContext* context) override {
     const Tensor& inputs = context->input(0);   // (B, T, F): x, input dropout applied
@@ -343,10 +353,6 @@ class RecurrenceOp : public OpKernel {
       }
     });
   }
-
- private:
-  Cell cell_;
-  float leak_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -354,14 +360,9 @@ class RecurrenceOp : public OpKernel {
 // dI = dL/d(the product's input side), which differs from dA in the candidate's columns
 // (r * dA_h for gru, dA_h with q in place of h for gru_v1); dU = sum_t h_{t-1}^T dI_t.
 
-class RecurrenceGradOp : public OpKernel {
+class RecurrenceGradOp : public CellOp {
  public:
-  explicit RecurrenceGradOp(OpKernelConstruction* context) : OpKernel(context) {
-    std::string name;
-    OP_REQUIRES_OK(context, context->GetAttr("cell", &name));
-    OP_REQUIRES_OK(context, ParseCell(name, &cell_));
-    OP_REQUIRES_OK(context, context->GetAttr("leak_rate", &leak_));
-  }
+  using CellOp::CellOp;
 
   void Compute(OpKernelContext* context) override {
     const Tensor& kernel = context->input(0);   // (H, G H)
@@ -507,20 +508,20 @@ class RecurrenceGradOp : public OpKernel {
       }
     });
   }
-
- private:
-  Cell cell_;
-  float leak_;
 };
+
+tensorflow::Status CellAttr(InferenceContext* c, Cell* cell) {
+  std::string name;
+  TF_RETURN_IF_ERROR(c->GetAttr("cell", &name));
+  return ParseCell(name, cell);
+}
 
 tensorflow::Status RecurrenceShape(InferenceContext* c) {
   ShapeHandle projected, kernel;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &projected));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 2, &kernel));
-  std::string name;
-  TF_RETURN_IF_ERROR(c->GetAttr("cell", &name));
   Cell cell;
-  TF_RETURN_IF_ERROR(ParseCell(name, &cell));
+  TF_RETURN_IF_ERROR(CellAttr(c, &cell));
   DimensionHandle B = c->Dim(projected, 0), T = c->Dim(projected, 1), H = c->Dim(kernel, 0);
   DimensionHandle saved;
   TF_RETURN_IF_ERROR(c->Multiply(H, SavedCount(cell), &saved));
@@ -534,10 +535,8 @@ tensorflow::Status RecurrenceGradShape(InferenceContext* c) {
   ShapeHandle kernel, outputs;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &kernel));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 3, &outputs));
-  std::string name;
-  TF_RETURN_IF_ERROR(c->GetAttr("cell", &name));
   Cell cell;
-  TF_RETURN_IF_ERROR(ParseCell(name, &cell));
+  TF_RETURN_IF_ERROR(CellAttr(c, &cell));
   const bool gru = cell == Cell::kGru || cell == Cell::kGruV1;
   DimensionHandle B = c->Dim(outputs, 0), T = c->Dim(outputs, 1), H = c->Dim(outputs, 2);
   DimensionHandle GH = c->Dim(kernel, 1);
