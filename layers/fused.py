@@ -142,8 +142,9 @@ def available():
 def portable():
     """Inside, `Recurrent` traces Keras's loop of plain TensorFlow ops instead of the fused op.
 
-    Use it around `model.export` (rnnkit's pipelines do) so that the SavedModel loads on
-    a server where rnnkit is not installed; training and prediction are unaffected.
+    Keras's export tracing (`ExportArchive.write_out`, under `model.export` and rnnkit's
+    pipelines) already runs inside it; use it around any other tracing meant for a
+    SavedModel that must load where rnnkit is not installed.
     """
     previous = getattr(_local, "portable", False)
     _local.portable = True

@@ -26,12 +26,11 @@
 #include <string>
 #include <vector>
 
-#define EIGEN_USE_THREADS
+#include "Eigen/Core"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/platform/blocking_counter.h"
-#include "unsupported/Eigen/CXX11/Tensor"
 
 namespace rnnkit {
 

@@ -6,6 +6,7 @@ final states and the gradients of a loss that reads all of them, with respect to
 inputs, the initial state and every weight.
 """
 
+import os
 import subprocess
 import sys
 
@@ -192,7 +193,7 @@ messages = [str(w.message) for w in caught if "fused recurrence is unavailable" 
 assert len(messages) == 1, messages
 print("ok")
 """
-    env = {**__import__("os").environ, "TMP_CACHE": str(tmp_path)}
+    env = {**os.environ, "TMP_CACHE": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
