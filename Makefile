@@ -10,8 +10,11 @@ OPS := $(VENV)/.rnnkit-ops
 demo: $(OPS)
 	$(BIN)/rnnkit demo
 
+# One pytest worker per core, each test file on one worker (its module fixtures run once).
+TEST_WORKERS ?= auto
+
 test: $(OPS)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 install: $(OPS)
 

@@ -18,3 +18,9 @@ def _seeded():
     # Without the full garbage collection free_memory=True runs, which costs about 0.2 s
     # per test (over two minutes of the suite); Python's reference counting frees the rest.
     keras.backend.clear_session(free_memory=False)
+
+
+def pytest_collection_modifyitems(items):
+    """The notebooks first: the longest file, so `make test`'s workers (`--dist loadfile`)
+    do not end with one of them running it alone while the other waits."""
+    items.sort(key=lambda item: item.path.name != "test_notebooks.py")
