@@ -14,7 +14,7 @@ demo: $(OPS)
 TEST_WORKERS ?= auto
 
 test: $(OPS)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 install: $(OPS)
 

@@ -11,7 +11,8 @@ process, interleaved round by round so that a noisy neighbour slows every row al
 
 Training is one step of `layer -> Dense(1)` on the last output with an MSE loss and Adam
 (`train_on_batch` for Keras, which costs less per batch than `fit` or `predict` on
-arrays; `zero_grad`, `backward` and `step` for PyTorch); inference is the same model's
+arrays; `zero_grad`, `backward` and `step` for PyTorch; each side's batch is a tensor of
+its own framework, made once); inference is the same model's
 forward pass (`predict_on_batch`; PyTorch under `no_grad`). The table gives the median
 over rounds, the ratio to PyTorch (above 1 is faster than PyTorch) and the share of the
 machine's measured matrix-multiply roofline (a 2048 x 2048 float32 product) that
@@ -73,7 +74,9 @@ class KerasRow:
         inputs = keras.Input(x.shape[1:])
         self.model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
         self.model.compile(optimizer="adam", loss="mse")
-        self.x, self.y = x, y
+        # Tensors made once, as PyTorch's rows get theirs (`torch.from_numpy`): a NumPy
+        # batch would be copied into a new tensor at every call, on Keras's side only.
+        self.x, self.y = tf.constant(x), tf.constant(y)
 
     def train(self):
         self.model.train_on_batch(self.x, self.y)

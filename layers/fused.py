@@ -60,7 +60,7 @@ from tensorflow.python.saved_model import save_context
 __all__ = ["available", "build", "kernel_for", "portable", "recurrence"]
 
 SOURCE = Path(__file__).parent / "_ops" / "recurrence.cc"
-_FLAGS = ["-O3", "-march=native", "-std=c++17", "-fPIC", "-shared", "-w"]
+_FLAGS = ["-O3", "-march=native", "-std=c++17", "-fPIC", "-shared", "-w", "-DNDEBUG", "-fvisibility=hidden", "-fvisibility-inlines-hidden"]
 _lock = threading.Lock()
 _library = {}
 _local = threading.local()
@@ -220,14 +220,14 @@ def recurrence(cell, kind, leak_rate, inputs, initial_state, mask=None, zero_out
         cell=kind,
         leak_rate=leak_rate,
     )
-    states = [outputs[:, -1], cells[:, -1]] if kind == "lstm" else [outputs[:, -1]]
+    states = [outputs[:, -1], cells[-1]] if kind == "lstm" else [outputs[:, -1]]  # cells: (T, B, units)
     if mask is not None and zero_output_for_mask:
         outputs = tf.where(tf.cast(mask, "bool")[:, :, None], outputs, 0.0)
     return outputs[:, -1], outputs, states
 
 
 def _recurrence_gradient(op, d_outputs, d_cells, d_saved):
-    """dX, dW, db, dU, db', dh0, dc0 from the backward loop and single matrix products."""
+    """dX, dW, db, dU, db', dh0, dc0: the backward loop sums the weight gradients; dX = dA W^T."""
     kind = op.get_attr("cell").decode()
     inputs, kernel, bias, recurrent_kernel, recurrent_bias, h0, c0, mask = op.inputs
     outputs, cells, saved = op.outputs
@@ -235,32 +235,16 @@ def _recurrence_gradient(op, d_outputs, d_cells, d_saved):
         d_outputs = tf.zeros_like(outputs)
     if d_cells is None:
         d_cells = tf.zeros((0,))
-    d_projected, d_inner, d_h0, d_c0 = _load().rnnkit_recurrence_grad(
-        recurrent_kernel, h0, c0, mask, outputs, cells, saved, d_outputs, d_cells,
+    d_projected, d_kernel, d_recurrent_kernel, d_bias, d_recurrent_bias, d_h0, d_c0 = _load().rnnkit_recurrence_grad(
+        inputs, recurrent_kernel, h0, c0, mask, outputs, cells, saved, d_outputs, d_cells,
         cell=kind, leak_rate=op.get_attr("leak_rate"),
     )  # fmt: skip
-    units = recurrent_kernel.shape[0]
-
-    def rows(tensor):  # (B, T, n) -> (B T, n)
-        return tf.reshape(tensor, (-1, tf.shape(tensor)[-1]))
-
-    def product(left, right):  # sum over batch and time of left^T right, one matrix product
-        return tf.matmul(rows(left), rows(right), transpose_a=True)
-
-    # x_t W + b: dX = dA W^T, dW = sum_t x_t^T dA_t, db = sum dA
-    d_inputs = tf.reshape(tf.matmul(rows(d_projected), kernel, transpose_b=True), tf.shape(inputs))
-    d_kernel = product(inputs, d_projected)
-    d_bias = tf.reduce_sum(d_projected, axis=[0, 1]) if bias.shape[0] != 0 else tf.zeros_like(bias)
-    # h_{t-1} U (+ b'): dU = sum_t h_{t-1}^T dZ_t, with dZ what met U
-    d_z = d_inner if kind in ("gru", "gru_v1") else d_projected
-    h_prev = tf.concat([h0[:, None], outputs[:, :-1]], axis=1)  # h_{t-1} for t = 1..T
-    if kind == "gru_v1":  # the candidate's product took q = r * h_{t-1}, saved by the op
-        gates = product(h_prev, d_z[:, :, : 2 * units])
-        candidate = product(saved[:, :, 3 * units :], d_z[:, :, 2 * units :])
-        d_recurrent_kernel = tf.concat([gates, candidate], axis=1)
-    else:
-        d_recurrent_kernel = product(h_prev, d_z)
-    d_recurrent_bias = tf.reduce_sum(d_z, axis=[0, 1]) if kind == "gru" else tf.zeros_like(recurrent_bias)
+    # x_t W + b: dX = dA W^T, with dA time-major (T, B, G units)
+    shape = tf.shape(inputs)
+    d_inputs = tf.matmul(tf.reshape(d_projected, (-1, tf.shape(kernel)[1])), kernel, transpose_b=True)
+    d_inputs = tf.transpose(tf.reshape(d_inputs, (shape[1], shape[0], shape[2])), (1, 0, 2))
+    d_bias = d_bias if bias.shape[0] != 0 else tf.zeros_like(bias)
+    d_recurrent_bias = d_recurrent_bias if kind == "gru" else tf.zeros_like(recurrent_bias)
     d_c0 = d_c0 if kind == "lstm" else tf.zeros_like(c0)
     return d_inputs, d_kernel, d_bias, d_recurrent_kernel, d_recurrent_bias, d_h0, d_c0, None
 

@@ -6,9 +6,12 @@
 // both terms summed in the same registers), then the cell's gate arithmetic. The batch is
 // cut into one shard per intra-op thread; each shard runs its whole time loop on its own
 // core, so the shards never wait for each other. The gradient op runs the loop backwards
-// and returns dA, the gradient of the gates' pre-activations; the weight gradients
-// dU = sum_t h_{t-1}^T dZ_t, dW = sum_t x_t^T dA_t and dX = dA W^T are then single matrix
-// products in Python (layers/fused.py).
+// and sums the weight gradients step by step while each step's gradient is in cache; it
+// also returns dA, the gradient of x W + b, for dX = dA W^T (a matrix product in
+// layers/fused.py, which TensorFlow drops when nothing needs dX).
+//
+// What the gradient reads back, `saved` (the gates) and `cells`, is laid out time-major,
+// (T, B, .), so that a step's rows are one contiguous block for both loops.
 //
 // The equations are those of the cells' `call` (layers/*_cell.py), written per row, with
 // A_t = x_t W + b:
@@ -64,23 +67,29 @@ tensorflow::Status ParseCell(const std::string& name, Cell* cell) {
 template <typename E>
 inline auto Sigmoid(const E& x) { return (x * 0.5f).tanh() * 0.5f + 0.5f; }
 
-// Runs fn(first_row, rows) over row shards of the batch, one shard per intra-op thread;
-// each shard runs its whole time loop alone, so shards never wait for each other.
+// How many row shards ForEachShard cuts a batch into: one per intra-op thread, at least 4 rows each.
+int ShardCount(OpKernelContext* context, int batch) {
+  auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+  return std::max(1, std::min(workers->NumThreads(), batch / 4));
+}
+
+// Runs fn(shard, first_row, rows) over the ShardCount row shards of the batch, one per
+// intra-op thread; each shard runs its whole time loop alone, so shards never wait for each other.
 template <typename Fn>
 void ForEachShard(OpKernelContext* context, int batch, Fn fn) {
   auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
-  const int shards = std::max(1, std::min(workers->NumThreads(), batch / 4));
+  const int shards = ShardCount(context, batch);
   const int per_shard = (batch + shards - 1) / shards;
   tensorflow::BlockingCounter done(shards - 1);
   for (int s = 1; s < shards; ++s) {
     workers->Schedule([&, s] {
       const int first = s * per_shard;
       const int rows = std::min(batch, first + per_shard) - first;
-      if (rows > 0) fn(first, rows);
+      if (rows > 0) fn(s, first, rows);
       done.DecrementCount();
     });
   }
-  fn(0, std::min(batch, per_shard));
+  fn(0, 0, std::min(batch, per_shard));
   done.Wait();
 }
 
@@ -209,6 +218,63 @@ void Multiply(const float* a, int64_t lda, int rows, const Packed& p, float* c, 
   Multiply(a, lda, p, nullptr, 0, nullptr, rows, c, ldc);
 }
 
+// C += A^T D, the weight gradients' sum over rows: row k of A starts at a[k] and holds
+// `inner` values, row k of D (d + k ldd) holds `cols`, and C is inner x cols (row stride
+// ldc). A tile of C (R rows x NP vectors) stays in registers while k runs over all rows;
+// the panels of D are the outer loop, so a panel stays in cache while the tiles go down C.
+template <int R, int NP>
+inline void AccumulateTile(const float* const* a, int i, const float* d, int64_t ldd, int rows, float* c,
+                           int64_t ldc) {
+  vec acc[R][NP];
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < NP; ++n) acc[r][n] = Load(c + r * ldc + n * kV);
+  for (int k = 0; k < rows; ++k) {
+    const float* ak = a[k] + i;
+    const vec d0 = Load(d + k * ldd);
+    const vec d1 = NP > 1 ? Load(d + k * ldd + kV) : vec{};
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] += ak[r] * d0;
+      if (NP > 1) acc[r][1] += ak[r] * d1;
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < NP; ++n) Store(c + r * ldc + n * kV, acc[r][n]);
+}
+
+template <int NP>
+void AccumulatePanels(const float* const* a, int inner, const float* d, int64_t ldd, int rows, float* c,
+                      int64_t ldc) {
+  int i = 0;
+  for (; i + kR <= inner; i += kR) AccumulateTile<kR, NP>(a, i, d, ldd, rows, c + i * ldc, ldc);
+  float* ci = c + i * ldc;
+  switch (inner - i) {  // the last rows of C < kR
+    case 0: break;
+    case 1: AccumulateTile<1, NP>(a, i, d, ldd, rows, ci, ldc); break;
+    case 2: AccumulateTile<2, NP>(a, i, d, ldd, rows, ci, ldc); break;
+    case 3: AccumulateTile<3, NP>(a, i, d, ldd, rows, ci, ldc); break;
+    case 4: AccumulateTile<4, NP>(a, i, d, ldd, rows, ci, ldc); break;
+    case 5: AccumulateTile<5, NP>(a, i, d, ldd, rows, ci, ldc); break;
+    case 6: AccumulateTile<6, NP>(a, i, d, ldd, rows, ci, ldc); break;
+    default: AccumulateTile<7, NP>(a, i, d, ldd, rows, ci, ldc); break;
+  }
+}
+
+void AccumulateTransposed(const float* const* a, int inner, const float* d, int64_t ldd, int cols, int rows,
+                          float* c, int64_t ldc) {
+  int j = 0;
+  for (; j + 2 * kV <= cols; j += 2 * kV) AccumulatePanels<2>(a, inner, d + j, ldd, rows, c + j, ldc);
+  if (j + kV <= cols) {
+    AccumulatePanels<1>(a, inner, d + j, ldd, rows, c + j, ldc);
+    j += kV;
+  }
+  for (; j < cols; ++j)  // the last columns < kV
+    for (int i = 0; i < inner; ++i) {
+      float sum = 0.0f;
+      for (int k = 0; k < rows; ++k) sum += a[k][i] * d[k * ldd + j];
+      c[int64_t(i) * ldc + j] += sum;
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Forward
 
@@ -260,8 +326,8 @@ class RecurrenceOp : public CellOp {
 
     Tensor *outputs, *cells, *saved;
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({B, T, H}), &outputs));
-    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({B, lstm ? T : 0, H}), &cells));
-    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({B, T, S * H}), &saved));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({lstm ? T : 0, B, H}), &cells));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({T, B, S * H}), &saved));
     if (B == 0 || T == 0) return;
 
     const float* X = inputs.flat<float>().data();
@@ -286,7 +352,7 @@ class RecurrenceOp : public CellOp {
     const Packed PWh = gru || v1 ? Pack(W, GH, F, 2 * H, H) : Packed();
     const Packed PUh = gru || v1 ? Pack(U, GH, H, 2 * H, H) : Packed();
 
-    ForEachShard(context, B, [&](int first, int rows) {
+    ForEachShard(context, B, [&](int, int first, int rows) {
       const int ldz = PW.width(), ldc = PWh.width();
       std::vector<float> z(int64_t(rows) * ldz), xh(int64_t(rows) * ldc), hh(int64_t(rows) * ldc),
           q(v1 ? rows * H : 0);
@@ -302,10 +368,11 @@ class RecurrenceOp : public CellOp {
           Multiply(hp, hstride, rows, PUh, hh.data(), ldc);
         }
         for (int r = 0; r < rows; ++r) {
-          const int64_t bt = int64_t(first + r) * T + t;
+          const int64_t bt = int64_t(first + r) * T + t;  // outputs and mask: (B, T)
+          const int64_t tb = int64_t(t) * B + first + r;  // cells and saved: (T, B)
           const float* hr = hp + r * hstride;
           float* ho = out + bt * H;
-          float* s = sv + bt * S * H;
+          float* s = sv + tb * S * H;
           const float* zr = z.data() + int64_t(r) * ldz;
           const bool keep = m != nullptr && m[bt] == 0.0f;
           if (cell == Cell::kLeaky) {
@@ -313,8 +380,8 @@ class RecurrenceOp : public CellOp {
             u = (ConstVec(zr, H) + ConstVec(bi, H)).tanh();
             Vec(ho, H) = (1.0f - a) * ConstVec(hr, H) + a * u;
           } else if (cell == Cell::kLstm) {
-            const float* cp = t == 0 ? c0p + int64_t(first + r) * H : cs + (bt - 1) * H;
-            Vec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + bt * H, H);
+            const float* cp = t == 0 ? c0p + int64_t(first + r) * H : cs + (tb - B) * H;
+            Vec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + tb * H, H);
             i = Sigmoid(ConstVec(zr, H) + ConstVec(bi, H));
             f = Sigmoid(ConstVec(zr + H, H) + ConstVec(bi + H, H));
             g = (ConstVec(zr + 2 * H, H) + ConstVec(bi + 2 * H, H)).tanh();
@@ -343,7 +410,7 @@ class RecurrenceOp : public CellOp {
         for (int r = 0; r < rows; ++r) {
           const int64_t bt = int64_t(first + r) * T + t;
           const float* hr = hp + r * hstride;
-          float* s = sv + bt * S * H;
+          float* s = sv + (int64_t(t) * B + first + r) * S * H;
           Vec zg(s, H), g(s + 2 * H, H), ho(out + bt * H, H);
           g = (ConstVec(xh.data() + int64_t(r) * ldc, H) + ConstVec(bi + 2 * H, H)).tanh();
           if (m != nullptr && m[bt] == 0.0f) ho = ConstVec(hr, H);
@@ -355,41 +422,51 @@ class RecurrenceOp : public CellOp {
 };
 
 // ---------------------------------------------------------------------------------------
-// Backward: the loop run from T down to 1. Returns dA = dL/d(x W + b) and, for the GRUs,
-// dI = dL/d(the product's input side), which differs from dA in the candidate's columns
-// (r * dA_h for gru, dA_h with q in place of h for gru_v1); dU = sum_t h_{t-1}^T dI_t.
+// Backward: the loop run from T down to 1. At each step it forms dA_t = dL/d(x_t W + b),
+// and dZ_t, what meets U (the same as dA_t but for the GRUs' candidate columns: r * dA_h
+// for gru, dA_h against q = r h for gru_v1). While both are in cache it adds the step to
+// the weight gradients, dW += x_t^T dA_t, dU += h_{t-1}^T dZ_t (gru_v1's candidate
+// columns: q_t^T dZ_t), db += sum dA_t, db' += sum dZ_t; then dh_{t-1} = dZ_t U^T + the
+// direct terms. It also returns dA (T, B, G H), for dX = dA W^T.
 
 class RecurrenceGradOp : public CellOp {
  public:
   using CellOp::CellOp;
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& kernel = context->input(0);   // (H, G H)
-    const Tensor& h0 = context->input(1);       // (B, H)
-    const Tensor& c0 = context->input(2);       // (B, H) lstm
-    const Tensor& mask = context->input(3);     // (B, T) or (0,)
-    const Tensor& outputs = context->input(4);  // (B, T, H)
-    const Tensor& cells = context->input(5);    // (B, T, H) lstm
-    const Tensor& saved = context->input(6);    // (B, T, S H)
-    const Tensor& d_out = context->input(7);    // (B, T, H): gradient of outputs
-    const Tensor& d_cells = context->input(8);  // (B, T, H): gradient of cells (lstm), or (0,)
-    OP_REQUIRES(context, kernel.dims() == 2 && outputs.dims() == 3,
-                InvalidArgument("recurrent_kernel must be (H, G H) and outputs (B, T, H)"));
-    const int B = outputs.dim_size(0), T = outputs.dim_size(1), H = outputs.dim_size(2);
+    const Tensor& inputs = context->input(0);   // (B, T, F): x
+    const Tensor& kernel = context->input(1);   // (H, G H): U
+    const Tensor& h0 = context->input(2);       // (B, H)
+    const Tensor& c0 = context->input(3);       // (B, H) lstm
+    const Tensor& mask = context->input(4);     // (B, T) or (0,)
+    const Tensor& outputs = context->input(5);  // (B, T, H)
+    const Tensor& cells = context->input(6);    // (T, B, H) lstm
+    const Tensor& saved = context->input(7);    // (T, B, S H)
+    const Tensor& d_out = context->input(8);    // (B, T, H): gradient of outputs
+    const Tensor& d_cells = context->input(9);  // (T, B, H): gradient of cells (lstm), or (0,)
+    OP_REQUIRES(context, inputs.dims() == 3 && kernel.dims() == 2 && outputs.dims() == 3,
+                InvalidArgument("inputs must be (B, T, F), recurrent_kernel (H, G H) and outputs (B, T, H)"));
+    const int B = outputs.dim_size(0), T = outputs.dim_size(1), H = outputs.dim_size(2), F = inputs.dim_size(2);
     const int G = GateCount(cell_), S = SavedCount(cell_), GH = G * H;
     const bool lstm = cell_ == Cell::kLstm, gru = cell_ == Cell::kGru || cell_ == Cell::kGruV1;
 
-    Tensor *d_proj, *d_inner, *d_h0, *d_c0;
-    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({B, T, GH}), &d_proj));
-    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({B, gru ? T : 0, GH}), &d_inner));
-    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({B, H}), &d_h0));
-    OP_REQUIRES_OK(context, context->allocate_output(3, TensorShape({B, lstm ? H : 0}), &d_c0));
+    Tensor *d_proj, *d_kernel, *d_rkernel, *d_bias, *d_rbias, *d_h0, *d_c0;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({T, B, GH}), &d_proj));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({F, GH}), &d_kernel));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({H, GH}), &d_rkernel));
+    OP_REQUIRES_OK(context, context->allocate_output(3, TensorShape({GH}), &d_bias));
+    OP_REQUIRES_OK(context, context->allocate_output(4, TensorShape({GH}), &d_rbias));
+    OP_REQUIRES_OK(context, context->allocate_output(5, TensorShape({B, H}), &d_h0));
+    OP_REQUIRES_OK(context, context->allocate_output(6, TensorShape({B, lstm ? H : 0}), &d_c0));
+    Tensor* sums_out[] = {d_kernel, d_rkernel, d_bias, d_rbias};
+    for (Tensor* total : sums_out) total->flat<float>().setZero();
     if (B == 0) return;
     if (T == 0) {
       d_h0->flat<float>().setZero();
       if (lstm) d_c0->flat<float>().setZero();
       return;
     }
+    const float* X = inputs.flat<float>().data();
     const float* U = kernel.flat<float>().data();
     const float* m = mask.NumElements() > 0 ? mask.flat<float>().data() : nullptr;
     const float* out = outputs.flat<float>().data();
@@ -400,7 +477,6 @@ class RecurrenceGradOp : public CellOp {
     const float* c0p = lstm ? c0.flat<float>().data() : nullptr;
     const float* dcells = lstm && d_cells.NumElements() > 0 ? d_cells.flat<float>().data() : nullptr;
     float* dA = d_proj->flat<float>().data();
-    float* dI = gru ? d_inner->flat<float>().data() : nullptr;
     float* dh0 = d_h0->flat<float>().data();
     float* dc0 = lstm ? d_c0->flat<float>().data() : nullptr;
     const Cell cell = cell_;
@@ -408,38 +484,71 @@ class RecurrenceGradOp : public CellOp {
     const bool v1 = cell == Cell::kGruV1;
     const Packed PT = PackTransposed(U, GH, H, 0, v1 ? 2 * H : GH);  // dZ U^T
     const Packed PTh = v1 ? PackTransposed(U, GH, H, 2 * H, H) : Packed();  // gru_v1: dA_h U_h^T
+    // Each shard sums its own dW (F, G H), dU (H, G H), db and db'; they are added up after.
+    const int64_t per_shard = int64_t(F + H + 2) * GH;
+    std::vector<float> sums(ShardCount(context, B) * per_shard, 0.0f);
 
-    ForEachShard(context, B, [&](int first, int rows) {
+    ForEachShard(context, B, [&](int shard, int first, int rows) {
+      float* dW = sums.data() + shard * per_shard;
+      float* dU = dW + int64_t(F) * GH;
+      float* db = dU + int64_t(H) * GH;
+      float* dbp = db + GH;
       const int ldh = PT.width(), ldq = PTh.width();
-      // The step's dZ is built in a contiguous block, then copied out: rows of dA sit
-      // T G H floats apart, a multiple of 4 KiB that would put all of them in one cache set.
       std::vector<float> dh(int64_t(rows) * ldh, 0.0f), dc(lstm ? rows * H : 0, 0.0f), back(rows * H),
-          dq(int64_t(rows) * ldq), scratch(H), zs(int64_t(rows) * GH);
+          dq(int64_t(rows) * ldq), scratch(H);
+      // dZ_t and (GRUs) dA_t of K steps, each step's rows one contiguous block, with their
+      // rows of x, h_{t-1} (and q): the weight gradients are summed once per K steps, about
+      // 128 rows at a time, so that a tile of them stays in registers over many rows.
+      const int K = std::max(1, 128 / rows);
+      std::vector<float> zblock(int64_t(K) * rows * GH), ablock(gru ? int64_t(K) * rows * GH : 0);
+      std::vector<const float*> xrows(K * rows), hrows(K * rows), qrows(v1 ? K * rows : 0);
+      int filled = 0;  // steps in the block
+      auto add_block = [&]() {
+        const int n = filled * rows;
+        const float* dat = gru ? ablock.data() : zblock.data();
+        AccumulateTransposed(xrows.data(), F, dat, GH, GH, n, dW, GH);
+        if (v1) {
+          AccumulateTransposed(hrows.data(), H, zblock.data(), GH, 2 * H, n, dU, GH);
+          AccumulateTransposed(qrows.data(), H, zblock.data() + 2 * H, GH, H, n, dU + 2 * H, GH);
+        } else {
+          AccumulateTransposed(hrows.data(), H, zblock.data(), GH, GH, n, dU, GH);
+        }
+        for (int k = 0; k < n; ++k) {
+          Vec(db, GH) += ConstVec(dat + int64_t(k) * GH, GH);
+          Vec(dbp, GH) += ConstVec(zblock.data() + int64_t(k) * GH, GH);
+        }
+        filled = 0;
+      };
       for (int t = T - 1; t >= 0; --t) {
-        const int64_t row0 = int64_t(first) * T + t;  // (b = first, t)
+        float* zs = zblock.data() + int64_t(filled) * rows * GH;             // dZ_t: what meets U
+        float* za = gru ? ablock.data() + int64_t(filled) * rows * GH : zs;  // dA_t: what meets W
+        const int64_t row0 = int64_t(first) * T + t;  // (b = first, t) in (B, T)
+        const int64_t tb0 = int64_t(t) * B + first;   // (t, b = first) in (T, B)
         for (int r = 0; r < rows; ++r) {
-          const int64_t bt = row0 + int64_t(r) * T;
-          Vec(dh.data() + int64_t(r) * ldh, H) += ConstVec(dout + bt * H, H);
-          if (dcells != nullptr) Vec(dc.data() + r * H, H) += ConstVec(dcells + bt * H, H);
+          Vec(dh.data() + int64_t(r) * ldh, H) += ConstVec(dout + (row0 + int64_t(r) * T) * H, H);
+          if (dcells != nullptr) Vec(dc.data() + r * H, H) += ConstVec(dcells + (tb0 + r) * H, H);
         }
         if (v1) {  // first the candidate's product: dq = dA_h U_h^T
           for (int r = 0; r < rows; ++r) {
             const int64_t bt = row0 + int64_t(r) * T;
-            const float* s = sv + bt * S * H;
+            const float* s = sv + (tb0 + r) * S * H;
             ConstVec zg(s, H), g(s + 2 * H, H), d(dh.data() + int64_t(r) * ldh, H);
-            Vec dah(zs.data() + int64_t(r) * GH + 2 * H, H);
+            Vec dah(zs + int64_t(r) * GH + 2 * H, H);
             if (m != nullptr && m[bt] == 0.0f) dah.setZero();
             else dah = d * (1.0f - zg) * (1.0f - g * g);
           }
-          Multiply(zs.data() + 2 * H, GH, rows, PTh, dq.data(), ldq);
+          Multiply(zs + 2 * H, GH, rows, PTh, dq.data(), ldq);
         }
         for (int r = 0; r < rows; ++r) {
-          const int64_t bt = row0 + int64_t(r) * T;
-          const float* s = sv + bt * S * H;
+          const int64_t bt = row0 + int64_t(r) * T, tb = tb0 + r;
+          const float* s = sv + tb * S * H;
           const float* hr = t == 0 ? h0p + int64_t(first + r) * H : out + (bt - 1) * H;
           Vec d(dh.data() + int64_t(r) * ldh, H), direct(back.data() + r * H, H);
-          float* dz = zs.data() + int64_t(r) * GH;  // the gradient that meets U
-          float* da = dA + bt * GH;
+          float* dz = zs + int64_t(r) * GH;
+          float* da = za + int64_t(r) * GH;
+          xrows[filled * rows + r] = X + bt * F;
+          hrows[filled * rows + r] = hr;
+          if (v1) qrows[filled * rows + r] = s + 3 * H;
           if (m != nullptr && m[bt] == 0.0f) {  // the state passed through, so does its gradient
             Vec(dz, GH).setZero();
             if (gru) Vec(da, GH).setZero();
@@ -451,8 +560,8 @@ class RecurrenceGradOp : public CellOp {
             Vec(dz, H) = d * a * (1.0f - u * u);
             direct = (1.0f - a) * d;
           } else if (cell == Cell::kLstm) {
-            ConstVec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + bt * H, H);
-            ConstVec cp(t == 0 ? c0p + int64_t(first + r) * H : cs + (bt - 1) * H, H);
+            ConstVec i(s, H), f(s + H, H), g(s + 2 * H, H), o(s + 3 * H, H), c(cs + tb * H, H);
+            ConstVec cp(t == 0 ? c0p + int64_t(first + r) * H : cs + (tb - B) * H, H);
             Vec dcr(dc.data() + r * H, H), tc(scratch.data(), H);
             tc = c.tanh();
             dcr += d * o * (1.0f - tc * tc);
@@ -471,7 +580,7 @@ class RecurrenceGradOp : public CellOp {
             Vec(dz, 2 * H) = Vec(da, 2 * H);
             Vec(dz + 2 * H, H) = dah * rg;
             direct = d * zg;
-          } else {  // gru_v1; dI's candidate columns already hold dA_h
+          } else {  // gru_v1; dz's candidate columns already hold dA_h
             ConstVec zg(s, H), rg(s + H, H), g(s + 2 * H, H), h(hr, H);
             ConstVec dqr(dq.data() + int64_t(r) * ldq, H);
             Vec(da, H) = d * (h - g) * zg * (1.0f - zg);
@@ -481,31 +590,34 @@ class RecurrenceGradOp : public CellOp {
             direct = d * zg + dqr * rg;
           }
         }
-        for (int r = 0; r < rows; ++r) {
-          std::memcpy((gru ? dI : dA) + (row0 + int64_t(r) * T) * GH, zs.data() + int64_t(r) * GH,
-                      sizeof(float) * GH);
-        }
-        if (t > 0) {  // what step t - 1 reads, fetched from memory while the product runs
+        std::memcpy(dA + tb0 * GH, za, sizeof(float) * rows * GH);
+        if (t > 0) {  // what step t - 1 reads, fetched from memory while this step computes
+          Prefetch(sv + (tb0 - B) * S * H, int64_t(rows) * S * H);
+          if (lstm) Prefetch(cs + (tb0 - (t > 1 ? 2 : 1) * B) * H, int64_t(rows) * H * (t > 1 ? 2 : 1));
           for (int r = 0; r < rows; ++r) {
             const int64_t bt = row0 - 1 + int64_t(r) * T;
-            Prefetch(sv + bt * S * H, int64_t(S) * H);
             Prefetch(dout + bt * H, H);
-            if (lstm) Prefetch(cs + bt * H, H);
-            if (lstm && t > 1) Prefetch(cs + (bt - 1) * H, H);
+            Prefetch(X + bt * F, F);
             if (t > 1) Prefetch(out + (bt - 1) * H, H);
-            Prefetch((gru ? dI : dA) + bt * GH, GH, true);
-            if (gru) Prefetch(dA + bt * GH, GH, true);
           }
         }
         // dh_{t-1} = dZ U^T + the direct terms (gru_v1: dZ_zr U_zr^T; its dq term is in `back`)
-        Multiply(zs.data(), GH, rows, PT, dh.data(), ldh);
+        Multiply(zs, GH, rows, PT, dh.data(), ldh);
         for (int r = 0; r < rows; ++r) Vec(dh.data() + int64_t(r) * ldh, H) += Vec(back.data() + r * H, H);
+        if (++filled == K || t == 0) add_block();
       }
       for (int r = 0; r < rows; ++r) {
         Vec(dh0 + int64_t(first + r) * H, H) = Vec(dh.data() + int64_t(r) * ldh, H);
         if (lstm) Vec(dc0 + int64_t(first + r) * H, H) = Vec(dc.data() + r * H, H);
       }
     });
+    for (int64_t shard = 0; shard * per_shard < int64_t(sums.size()); ++shard) {
+      const float* sum = sums.data() + shard * per_shard;
+      for (Tensor* total : sums_out) {
+        Vec(total->flat<float>().data(), total->NumElements()) += ConstVec(sum, total->NumElements());
+        sum += total->NumElements();
+      }
+    }
   }
 };
 
@@ -525,24 +637,27 @@ tensorflow::Status RecurrenceShape(InferenceContext* c) {
   DimensionHandle saved;
   TF_RETURN_IF_ERROR(c->Multiply(H, SavedCount(cell), &saved));
   c->set_output(0, c->MakeShape({B, T, H}));
-  c->set_output(1, c->MakeShape({B, cell == Cell::kLstm ? T : c->MakeDim(0), H}));
-  c->set_output(2, c->MakeShape({B, T, saved}));
+  c->set_output(1, c->MakeShape({cell == Cell::kLstm ? T : c->MakeDim(0), B, H}));
+  c->set_output(2, c->MakeShape({T, B, saved}));
   return tensorflow::OkStatus();
 }
 
 tensorflow::Status RecurrenceGradShape(InferenceContext* c) {
-  ShapeHandle kernel, outputs;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &kernel));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 3, &outputs));
+  ShapeHandle inputs, kernel, outputs;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &inputs));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &kernel));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(5), 3, &outputs));
   Cell cell;
   TF_RETURN_IF_ERROR(CellAttr(c, &cell));
-  const bool gru = cell == Cell::kGru || cell == Cell::kGruV1;
   DimensionHandle B = c->Dim(outputs, 0), T = c->Dim(outputs, 1), H = c->Dim(outputs, 2);
-  DimensionHandle GH = c->Dim(kernel, 1);
-  c->set_output(0, c->MakeShape({B, T, GH}));
-  c->set_output(1, c->MakeShape({B, gru ? T : c->MakeDim(0), GH}));
-  c->set_output(2, c->MakeShape({B, H}));
-  c->set_output(3, c->MakeShape({B, cell == Cell::kLstm ? H : c->MakeDim(0)}));
+  DimensionHandle F = c->Dim(inputs, 2), GH = c->Dim(kernel, 1);
+  c->set_output(0, c->MakeShape({T, B, GH}));
+  c->set_output(1, c->MakeShape({F, GH}));
+  c->set_output(2, c->MakeShape({H, GH}));
+  c->set_output(3, c->MakeShape({GH}));
+  c->set_output(4, c->MakeShape({GH}));
+  c->set_output(5, c->MakeShape({B, H}));
+  c->set_output(6, c->MakeShape({B, cell == Cell::kLstm ? H : c->MakeDim(0)}));
   return tensorflow::OkStatus();
 }
 
@@ -563,6 +678,7 @@ REGISTER_OP("RnnkitRecurrence")
     .SetShapeFn(RecurrenceShape);
 
 REGISTER_OP("RnnkitRecurrenceGrad")
+    .Input("inputs: float")
     .Input("recurrent_kernel: float")
     .Input("h0: float")
     .Input("c0: float")
@@ -573,7 +689,10 @@ REGISTER_OP("RnnkitRecurrenceGrad")
     .Input("d_outputs: float")
     .Input("d_cells: float")
     .Output("d_projected: float")
-    .Output("d_inner: float")
+    .Output("d_kernel: float")
+    .Output("d_recurrent_kernel: float")
+    .Output("d_bias: float")
+    .Output("d_recurrent_bias: float")
     .Output("d_h0: float")
     .Output("d_c0: float")
     .Attr("cell: {'leaky', 'lstm', 'gru', 'gru_v1'}")
