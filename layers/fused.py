@@ -12,9 +12,13 @@ dispatch that its arithmetic does not. This module runs the loop as one op,
   row by row, in place;
 - the batch is cut into one shard per intra-op thread, and each shard runs its whole
   time loop on its own core, so shards never wait for each other;
-- the gradient op runs the loop backwards and returns the gradient of the gates'
-  pre-activations `dA`; the weight gradients are then single matrix products,
-  `dU = sum_t h_{t-1}^T dZ_t`, `dW = sum_t x_t^T dA_t`, and `dX = dA W^T`.
+- the gates kept for the gradient are written only while training (`save`), time-major,
+  so that a step's rows are one contiguous block;
+- the gradient op runs the loop backwards and, while each step's gradients are in
+  cache, adds them to the weight gradients, `dU += h_{t-1}^T dZ_t`, `dW += x_t^T dA_t`,
+  `db += sum dA_t` (about 128 rows at a time, so that a register tile of `dU` or `dW`
+  stays loaded over many rows); it returns `dA`, and `dX = dA W^T` is one matrix
+  product here, which TensorFlow drops when nothing needs it.
 
 The kernel covers the cells whose math it holds (`kernel_for`): `SimpleRNNCell`,
 `LeakyRNNCell` and `EchoStateCell` with `tanh`; `LSTMCell` and `GRUCell` (both
@@ -60,7 +64,8 @@ from tensorflow.python.saved_model import save_context
 __all__ = ["available", "build", "kernel_for", "portable", "recurrence"]
 
 SOURCE = Path(__file__).parent / "_ops" / "recurrence.cc"
-_FLAGS = ["-O3", "-march=native", "-std=c++17", "-fPIC", "-shared", "-w", "-DNDEBUG", "-fvisibility=hidden", "-fvisibility-inlines-hidden"]
+_FLAGS = ["-O3", "-march=native", "-std=c++17", "-fPIC", "-shared", "-w", "-DNDEBUG"]
+_FLAGS += ["-fvisibility=hidden", "-fvisibility-inlines-hidden"]  # direct calls inside the library
 _lock = threading.Lock()
 _library = {}
 _local = threading.local()
@@ -191,12 +196,16 @@ def kernel_for(cell, training=False):
     return (kind, leak) if available() else None
 
 
-def recurrence(cell, kind, leak_rate, inputs, initial_state, mask=None, zero_output_for_mask=False):
+def recurrence(
+    cell, kind, leak_rate, inputs, initial_state, mask=None, zero_output_for_mask=False, save=True
+):
     """Runs the fused loop over `inputs` `(B, T, F)` (input dropout already applied).
 
     Returns `(last_output, outputs, states)` as Keras's backend `rnn` does, with
     `outputs` the whole sequence `(B, T, units)`. A step whose `mask` is False keeps the
-    state and repeats the previous output (zeros with `zero_output_for_mask`).
+    state and repeats the previous output (zeros with `zero_output_for_mask`). With
+    `save=False` (inference) the gates are not kept for the gradient, which then runs the
+    loop again.
     """
     ops = _load()
     units = cell.units
@@ -219,6 +228,7 @@ def recurrence(cell, kind, leak_rate, inputs, initial_state, mask=None, zero_out
         mask_values,
         cell=kind,
         leak_rate=leak_rate,
+        save=save,
     )
     states = [outputs[:, -1], cells[-1]] if kind == "lstm" else [outputs[:, -1]]  # cells: (T, B, units)
     if mask is not None and zero_output_for_mask:
@@ -231,14 +241,19 @@ def _recurrence_gradient(op, d_outputs, d_cells, d_saved):
     kind = op.get_attr("cell").decode()
     inputs, kernel, bias, recurrent_kernel, recurrent_bias, h0, c0, mask = op.inputs
     outputs, cells, saved = op.outputs
+    if not op.get_attr("save"):  # run without the gates (inference), and differentiated after all
+        outputs, cells, saved = _load().rnnkit_recurrence(
+            *op.inputs, cell=kind, leak_rate=op.get_attr("leak_rate"), save=True
+        )  # fmt: skip
     if d_outputs is None:
         d_outputs = tf.zeros_like(outputs)
     if d_cells is None:
         d_cells = tf.zeros((0,))
-    d_projected, d_kernel, d_recurrent_kernel, d_bias, d_recurrent_bias, d_h0, d_c0 = _load().rnnkit_recurrence_grad(
+    grads = _load().rnnkit_recurrence_grad(
         inputs, recurrent_kernel, h0, c0, mask, outputs, cells, saved, d_outputs, d_cells,
         cell=kind, leak_rate=op.get_attr("leak_rate"),
     )  # fmt: skip
+    d_projected, d_kernel, d_recurrent_kernel, d_bias, d_recurrent_bias, d_h0, d_c0 = grads
     # x_t W + b: dX = dA W^T, with dA time-major (T, B, G units)
     shape = tf.shape(inputs)
     d_inputs = tf.matmul(tf.reshape(d_projected, (-1, tf.shape(kernel)[1])), kernel, transpose_b=True)

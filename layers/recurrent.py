@@ -131,8 +131,9 @@ class Recurrent(keras.layers.RNN):
                 inputs = ops.flip(inputs, axis=1)
                 mask = None if mask is None else ops.flip(mask, axis=1)
             initial_state = initial_state if tree.is_nested(initial_state) else [initial_state]
+            save = training not in (None, False)  # keep the gates for the gradient only when training
             last, outputs, states = fused_op.recurrence(
-                self.cell, *kernel, inputs, initial_state, mask, self.zero_output_for_mask
+                self.cell, *kernel, inputs, initial_state, mask, self.zero_output_for_mask, save=save
             )
             return last, outputs if self.return_sequences else last, states
         if project_inputs is None:  # no seam: step the cell as keras.layers.RNN does

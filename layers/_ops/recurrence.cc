@@ -11,7 +11,9 @@
 // layers/fused.py, which TensorFlow drops when nothing needs dX).
 //
 // What the gradient reads back, `saved` (the gates) and `cells`, is laid out time-major,
-// (T, B, .), so that a step's rows are one contiguous block for both loops.
+// (T, B, .), so that a step's rows are one contiguous block for both loops. Outside
+// training (save = false) the gates are not written out; the gradient, if one is asked
+// for anyway, runs the forward loop again with them.
 //
 // The equations are those of the cells' `call` (layers/*_cell.py), written per row, with
 // A_t = x_t W + b:
@@ -25,6 +27,14 @@
 //          g = tanh(A_h + q U_h),  h' = z h + (1 - z) g             saved: z r g q
 // A masked step (mask 0) keeps the state: h' = h, c' = c.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,6 +83,88 @@ int ShardCount(OpKernelContext* context, int batch) {
   return std::max(1, std::min(workers->NumThreads(), batch / 4));
 }
 
+// The op's own helper threads, one per extra intra-op thread. TensorFlow's pool parks its
+// threads within microseconds of going idle, and on a small virtual machine waking one
+// took 0.3 to 0.6 ms per op, a few percent of a training step, while the shard on the
+// calling thread waited for it. A crew thread instead waits for its next shard spinning
+// (with a yield, so it gives way to any other runnable thread) for kSpin after its last
+// one, which spans the gaps between a step's forward and backward ops and between steps,
+// then sleeps. One op uses the crew at a time; another one meanwhile takes TensorFlow's pool.
+class Crew {
+ public:
+  // The crew of `threads` - 1 helpers, or null: another size, or a forked child (whose
+  // copy of the crew has no threads).
+  static Crew* Get(int threads) {
+    static Crew* crew = new Crew(threads);  // never destroyed: its threads outlive main()
+    return crew->workers_.size() + 1 == size_t(threads) && crew->pid_ == getpid() ? crew : nullptr;
+  }
+
+  // Runs job(shard) for shard in [0, shards): 0 on the calling thread, the others on the
+  // crew. False (nothing run) when another op holds the crew or shards exceed it.
+  bool Run(int shards, const std::function<void(int)>& job) {
+    if (shards > int(workers_.size()) + 1) return false;
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    job_ = &job;
+    shards_ = shards;
+    pending_.store(shards - 1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    job(0);
+    for (int n = 1; pending_.load(std::memory_order_acquire) > 0; ++n) {
+      Pause();
+      if (n % 256 == 0) std::this_thread::yield();
+    }
+    return true;
+  }
+
+ private:
+  static constexpr auto kSpin = std::chrono::milliseconds(5);
+
+  explicit Crew(int threads) {
+    for (int id = 1; id < threads; ++id) workers_.emplace_back([this, id] { Loop(id); });
+    for (std::thread& worker : workers_) worker.detach();
+  }
+
+  static void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  void Loop(int id) {
+    uint64_t seen = 0;
+    for (;;) {
+      const auto idle_since = std::chrono::steady_clock::now();
+      for (int n = 1; generation_.load(std::memory_order_acquire) == seen; ++n) {
+        Pause();
+        if (n % 256 != 0) continue;
+        std::this_thread::yield();
+        if (std::chrono::steady_clock::now() - idle_since < kSpin) continue;
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (id < shards_) {
+        (*job_)(id);
+        pending_.fetch_sub(1, std::memory_order_release);
+      }
+    }
+  }
+
+  const pid_t pid_ = getpid();
+  std::vector<std::thread> workers_;
+  std::mutex busy_, mutex_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  const std::function<void(int)>* job_ = nullptr;
+  int shards_ = 0;
+};
+
 // Runs fn(shard, first_row, rows) over the ShardCount row shards of the batch, one per
 // intra-op thread; each shard runs its whole time loop alone, so shards never wait for each other.
 template <typename Fn>
@@ -80,16 +172,22 @@ void ForEachShard(OpKernelContext* context, int batch, Fn fn) {
   auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
   const int shards = ShardCount(context, batch);
   const int per_shard = (batch + shards - 1) / shards;
+  const std::function<void(int)> shard = [&](int s) {
+    const int first = s * per_shard;
+    const int rows = std::min(batch, first + per_shard) - first;
+    if (rows > 0) fn(s, first, rows);
+  };
+  if (shards == 1) return shard(0);
+  Crew* crew = Crew::Get(workers->NumThreads());
+  if (crew != nullptr && crew->Run(shards, shard)) return;
   tensorflow::BlockingCounter done(shards - 1);
   for (int s = 1; s < shards; ++s) {
     workers->Schedule([&, s] {
-      const int first = s * per_shard;
-      const int rows = std::min(batch, first + per_shard) - first;
-      if (rows > 0) fn(s, first, rows);
+      shard(s);
       done.DecrementCount();
     });
   }
-  fn(0, 0, std::min(batch, per_shard));
+  shard(0);
   done.Wait();
 }
 
@@ -295,7 +393,9 @@ class CellOp : public OpKernel {
 
 class RecurrenceOp : public CellOp {
  public:
-  using CellOp::CellOp;
+  explicit RecurrenceOp(OpKernelConstruction* context) : CellOp(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("save", &save_));
+  }
 
   void Compute(OpKernelContext* context) override {
     const Tensor& inputs = context->input(0);   // (B, T, F): x, input dropout applied
@@ -327,7 +427,7 @@ class RecurrenceOp : public CellOp {
     Tensor *outputs, *cells, *saved;
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({B, T, H}), &outputs));
     OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({lstm ? T : 0, B, H}), &cells));
-    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({T, B, S * H}), &saved));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({save_ ? T : 0, B, S * H}), &saved));
     if (B == 0 || T == 0) return;
 
     const float* X = inputs.flat<float>().data();
@@ -344,7 +444,7 @@ class RecurrenceOp : public CellOp {
     const float* c0p = lstm ? c0.flat<float>().data() : nullptr;
     const Cell cell = cell_;
     const float a = leak_;
-    const bool gru = cell == Cell::kGru, v1 = cell == Cell::kGruV1;
+    const bool gru = cell == Cell::kGru, v1 = cell == Cell::kGruV1, save = save_;
     // z = x W + h U over the columns that sum before the nonlinearity: all of them, or
     // z and r for the GRUs, whose candidate keeps x W_h and h U_h (or q U_h) apart.
     const int summed = gru || v1 ? 2 * H : GH;
@@ -355,7 +455,7 @@ class RecurrenceOp : public CellOp {
     ForEachShard(context, B, [&](int, int first, int rows) {
       const int ldz = PW.width(), ldc = PWh.width();
       std::vector<float> z(int64_t(rows) * ldz), xh(int64_t(rows) * ldc), hh(int64_t(rows) * ldc),
-          q(v1 ? rows * H : 0);
+          q(v1 ? rows * H : 0), gates(save ? 0 : int64_t(rows) * S * H);  // without save: the step's gates
       for (int t = 0; t < T; ++t) {
         const float* xp = X + (int64_t(first) * T + t) * F;  // x_t of the shard's rows
         const int64_t xstride = int64_t(T) * F;
@@ -372,7 +472,7 @@ class RecurrenceOp : public CellOp {
           const int64_t tb = int64_t(t) * B + first + r;  // cells and saved: (T, B)
           const float* hr = hp + r * hstride;
           float* ho = out + bt * H;
-          float* s = sv + tb * S * H;
+          float* s = save ? sv + tb * S * H : gates.data() + int64_t(r) * S * H;
           const float* zr = z.data() + int64_t(r) * ldz;
           const bool keep = m != nullptr && m[bt] == 0.0f;
           if (cell == Cell::kLeaky) {
@@ -410,7 +510,7 @@ class RecurrenceOp : public CellOp {
         for (int r = 0; r < rows; ++r) {
           const int64_t bt = int64_t(first + r) * T + t;
           const float* hr = hp + r * hstride;
-          float* s = sv + (int64_t(t) * B + first + r) * S * H;
+          float* s = save ? sv + (int64_t(t) * B + first + r) * S * H : gates.data() + int64_t(r) * S * H;
           Vec zg(s, H), g(s + 2 * H, H), ho(out + bt * H, H);
           g = (ConstVec(xh.data() + int64_t(r) * ldc, H) + ConstVec(bi + 2 * H, H)).tanh();
           if (m != nullptr && m[bt] == 0.0f) ho = ConstVec(hr, H);
@@ -419,6 +519,9 @@ class RecurrenceOp : public CellOp {
       }
     });
   }
+
+ private:
+  bool save_;  // write the gates to `saved` for the gradient (training); else keep only a step's
 };
 
 // ---------------------------------------------------------------------------------------
@@ -638,7 +741,9 @@ tensorflow::Status RecurrenceShape(InferenceContext* c) {
   TF_RETURN_IF_ERROR(c->Multiply(H, SavedCount(cell), &saved));
   c->set_output(0, c->MakeShape({B, T, H}));
   c->set_output(1, c->MakeShape({cell == Cell::kLstm ? T : c->MakeDim(0), B, H}));
-  c->set_output(2, c->MakeShape({T, B, saved}));
+  bool save;
+  TF_RETURN_IF_ERROR(c->GetAttr("save", &save));
+  c->set_output(2, c->MakeShape({save ? T : c->MakeDim(0), B, saved}));
   return tensorflow::OkStatus();
 }
 
@@ -675,6 +780,7 @@ REGISTER_OP("RnnkitRecurrence")
     .Output("saved: float")
     .Attr("cell: {'leaky', 'lstm', 'gru', 'gru_v1'}")
     .Attr("leak_rate: float = 1.0")
+    .Attr("save: bool = true")
     .SetShapeFn(RecurrenceShape);
 
 REGISTER_OP("RnnkitRecurrenceGrad")

@@ -89,11 +89,49 @@ def test_fused_equals_the_cells_own_step(name, masked, options):
     assert_twins_agree(a, b, mask=MASK if masked else None)
 
 
+@pytest.mark.parametrize("name", CELLS)
+def test_only_training_keeps_the_gates_and_both_modes_differentiate(name):
+    """training=True writes the gates out for the gradient; inference does not, and a
+    gradient asked for anyway runs the loop again: the same values in both modes."""
+    a, b = twins(CELLS[name][0], return_sequences=True, return_state=True)
+    assert_twins_agree(a, b, mask=MASK, training=True)
+    inferred, trained = (outputs_and_gradients(a, mask=MASK, training=t) for t in (False, True))
+    for p, q in zip(inferred[0] + inferred[1], trained[0] + trained[1], strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-6)
+    for training in (False, True):
+        trace = tf.function(lambda x, t=training: a(x, training=t))
+        graph = trace.get_concrete_function(tf.TensorSpec(X.shape)).graph
+        (op,) = [op for op in graph.get_operations() if op.type == "RnnkitRecurrence"]
+        assert op.get_attr("save") is training and (op.outputs[2].shape[0] == 0) is not training
+
+
 @pytest.mark.parametrize("name", ["lstm", "gru", "elman"])
 def test_initial_state_and_its_gradient(name):
     a, b = twins(CELLS[name][0])
     states = [tf.constant(RNG.normal(size=(6, 7)).astype("float32")) for _ in a.cell.get_initial_state(1)]
     assert_twins_agree(a, b, initial_state=states)
+
+
+def test_batch_shards_on_every_thread_and_concurrent_ops_agree():
+    """A batch of 40 runs in one shard per intra-op thread (the op's helper threads); the two
+    directions of a Bidirectional layer in one tf.function may run at once (one op on the
+    helpers, the other on TensorFlow's pool). Both must equal Keras's loop, gradients too."""
+    x = tf.constant(np.random.default_rng(1).normal(size=(40, 9, 5)).astype("float32"))
+    mask = tf.constant(np.arange(9)[None, :] < np.random.default_rng(2).integers(3, 10, size=(40, 1)))
+    fused_bi = keras.layers.Bidirectional(Recurrent(LSTMCell(16), return_sequences=True))
+    plain_bi = keras.layers.Bidirectional(Recurrent(LSTMCell(16), return_sequences=True, fused=False))
+    fused_bi(x), plain_bi(x)
+    plain_bi.set_weights(fused_bi.get_weights())
+
+    @tf.function
+    def run(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.sin(layer(x, mask=mask, training=True)))
+        return [loss, *tape.gradient(loss, [x, *layer.trainable_weights])]
+
+    for p, q in zip(run(fused_bi), run(plain_bi), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=5e-5)
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru_v1"])
