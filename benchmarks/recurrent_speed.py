@@ -55,6 +55,7 @@ except ImportError:  # the `bench` extra is not installed: no reference rows
 RESULTS = Path(__file__).parent / "results" / "recurrent_speed.md"
 SHAPES = [(64, 50, 64, 128), (32, 200, 32, 64), (128, 20, 300, 256)]  # batch, steps, features, units
 LENGTHS = [50, 100, 200, 400, 800]
+SETTLE = 0.05  # seconds between timed samples: longer than any helper thread's spin
 
 # family: (gates, Keras built-in or None, rnnkit cell, PyTorch module name)
 FAMILIES = {
@@ -120,7 +121,11 @@ def make_rows(family, x, y, units):
     return rows
 
 
-def seconds_per_call(fn, calls):
+def seconds_per_call(fn, calls, settle=0.0):
+    """Mean seconds per call over `calls` calls, after `settle` seconds of sleep: time for
+    the helper threads of whatever ran before (PyTorch's OpenMP team, rnnkit's op) to stop
+    spinning, so that no row is timed while another's threads still hold a core."""
+    time.sleep(settle)
     start = time.perf_counter()
     for _ in range(calls):
         fn()
@@ -169,7 +174,7 @@ def run_shape(shape, rounds, budget, warmup):
             samples = {name: [] for name in rows}
             for _ in range(rounds):  # interleaved: every implementation once per round
                 for name, row in rows.items():
-                    samples[name].append(seconds_per_call(getattr(row, mode), calls[name]))
+                    samples[name].append(seconds_per_call(getattr(row, mode), calls[name], SETTLE))
             for name, values in samples.items():
                 times[family, mode, name] = statistics.median(values)
     return times
@@ -231,7 +236,7 @@ def run_lengths(lengths, shape, rounds, budget, warmup):
         samples = {name: [] for name in rows}
         for _ in range(rounds):
             for name, row in rows.items():
-                samples[name].append(seconds_per_call(row.train, calls[name]))
+                samples[name].append(seconds_per_call(row.train, calls[name], SETTLE))
         for name, values in samples.items():
             times[steps, name] = statistics.median(values)
     return times
