@@ -11,7 +11,9 @@ dispatch that its arithmetic does not. This module runs the loop as one op,
   registers (no `(B, T, G units)` projection is written out), then the gate arithmetic
   row by row, in place;
 - the batch is cut into one shard per intra-op thread, and each shard runs its whole
-  time loop on its own core, so shards never wait for each other;
+  time loop on its own core, so shards never wait for each other; the shards beyond the
+  calling thread's run on the op's own helper threads, which spin for a few milliseconds
+  between ops instead of parking as TensorFlow's pool threads do;
 - the gates kept for the gradient are written only while training (`save`), time-major,
   so that a step's rows are one contiguous block;
 - the gradient op runs the loop backwards and, while each step's gradients are in

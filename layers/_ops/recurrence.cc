@@ -5,7 +5,8 @@
 // rows, one register-blocked product z = x_t W + h_{t-1} U (W and U packed once per call,
 // both terms summed in the same registers), then the cell's gate arithmetic. The batch is
 // cut into one shard per intra-op thread; each shard runs its whole time loop on its own
-// core, so the shards never wait for each other. The gradient op runs the loop backwards
+// core, so the shards never wait for each other (the extra shards on the op's own helper
+// threads, class Crew). The gradient op runs the loop backwards
 // and sums the weight gradients step by step while each step's gradient is in cache; it
 // also returns dA, the gradient of x W + b, for dX = dA W^T (a matrix product in
 // layers/fused.py, which TensorFlow drops when nothing needs dX).
