@@ -32,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -97,21 +98,21 @@ class Crew {
   // copy of the crew has no threads).
   static Crew* Get(int threads) {
     static Crew* crew = new Crew(threads);  // never destroyed: its threads outlive main()
-    return crew->workers_.size() + 1 == size_t(threads) && crew->pid_ == getpid() ? crew : nullptr;
+    return crew->size_ == threads && crew->pid_ == getpid() ? crew : nullptr;
   }
 
-  // Runs job(shard) for shard in [0, shards): 0 on the calling thread, the others on the
-  // crew. False (nothing run) when another op holds the crew or shards exceed it.
+  // Runs job(shard) for shard in [0, shards): 0 on the calling thread, helper `shard` the
+  // others. False (nothing run) when another op holds the crew or shards exceed it.
   bool Run(int shards, const std::function<void(int)>& job) {
-    if (shards > int(workers_.size()) + 1) return false;
+    if (shards > size_) return false;
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    job_ = &job;
-    shards_ = shards;
+    job_ = &job;  // read by the helpers given a ticket below, all done before Run returns
     pending_.store(shards - 1, std::memory_order_relaxed);
+    ++generation_;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      for (int id = 1; id < shards; ++id) tickets_[id].store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     job(0);
@@ -125,9 +126,9 @@ class Crew {
  private:
   static constexpr auto kSpin = std::chrono::milliseconds(5);
 
-  explicit Crew(int threads) {
-    for (int id = 1; id < threads; ++id) workers_.emplace_back([this, id] { Loop(id); });
-    for (std::thread& worker : workers_) worker.detach();
+  explicit Crew(int threads) : size_(threads), tickets_(new std::atomic<uint64_t>[threads]) {
+    for (int id = 0; id < threads; ++id) tickets_[id].store(0);
+    for (int id = 1; id < threads; ++id) std::thread([this, id] { Loop(id); }).detach();
   }
 
   static void Pause() {
@@ -136,34 +137,34 @@ class Crew {
 #endif
   }
 
+  // Helper `id`: waits for a new ticket (spinning for kSpin, then asleep), runs its shard.
   void Loop(int id) {
+    std::atomic<uint64_t>& ticket = tickets_[id];
     uint64_t seen = 0;
     for (;;) {
       const auto idle_since = std::chrono::steady_clock::now();
-      for (int n = 1; generation_.load(std::memory_order_acquire) == seen; ++n) {
+      for (int n = 1; ticket.load(std::memory_order_acquire) == seen; ++n) {
         Pause();
         if (n % 256 != 0) continue;
         std::this_thread::yield();
         if (std::chrono::steady_clock::now() - idle_since < kSpin) continue;
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        wake_.wait(lock, [&] { return ticket.load(std::memory_order_acquire) != seen; });
       }
-      seen = generation_.load(std::memory_order_acquire);
-      if (id < shards_) {
-        (*job_)(id);
-        pending_.fetch_sub(1, std::memory_order_release);
-      }
+      seen = ticket.load(std::memory_order_acquire);
+      (*job_)(id);
+      pending_.fetch_sub(1, std::memory_order_release);
     }
   }
 
+  const int size_;  // helpers + the calling thread
   const pid_t pid_ = getpid();
-  std::vector<std::thread> workers_;
+  std::unique_ptr<std::atomic<uint64_t>[]> tickets_;  // per helper: the last Run it is given
   std::mutex busy_, mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  uint64_t generation_ = 0;
   const std::function<void(int)>* job_ = nullptr;
-  int shards_ = 0;
 };
 
 // Runs fn(shard, first_row, rows) over the ShardCount row shards of the batch, one per
