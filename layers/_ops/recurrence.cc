@@ -698,7 +698,8 @@ class RecurrenceGradOp : public CellOp {
         std::memcpy(dA + tb0 * GH, za, sizeof(float) * rows * GH);
         if (t > 0) {  // what step t - 1 reads, fetched from memory while this step computes
           Prefetch(sv + (tb0 - B) * S * H, int64_t(rows) * S * H);
-          if (lstm) Prefetch(cs + (tb0 - (t > 1 ? 2 : 1) * B) * H, int64_t(rows) * H * (t > 1 ? 2 : 1));
+          if (lstm) Prefetch(cs + (tb0 - B) * H, int64_t(rows) * H);  // c_{t-1}
+          if (lstm && t > 1) Prefetch(cs + (tb0 - 2 * B) * H, int64_t(rows) * H);  // c_{t-2}
           for (int r = 0; r < rows; ++r) {
             const int64_t bt = row0 - 1 + int64_t(r) * T;
             Prefetch(dout + bt * H, H);
