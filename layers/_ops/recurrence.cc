@@ -214,12 +214,9 @@ typedef float vec __attribute__((vector_size(kV * sizeof(float))));
 inline vec Load(const float* p) { vec v; std::memcpy(&v, p, sizeof(vec)); return v; }
 inline void Store(float* p, const vec& v) { std::memcpy(p, &v, sizeof(vec)); }
 
-// Asks for [p, p + n) to be brought into cache ahead of use (write: about to be stored).
-inline void Prefetch(const float* p, int64_t n, bool write = false) {
-  for (int64_t i = 0; i < n; i += 64 / sizeof(float)) {
-    if (write) __builtin_prefetch(p + i, 1, 3);
-    else __builtin_prefetch(p + i, 0, 3);
-  }
+// Asks for [p, p + n) to be brought into cache ahead of use.
+inline void Prefetch(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; i += 64 / sizeof(float)) __builtin_prefetch(p + i, 0, 3);
 }
 
 struct Packed {
