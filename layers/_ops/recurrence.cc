@@ -528,7 +528,7 @@ class RecurrenceOp : public CellOp {
 // and dZ_t, what meets U (the same as dA_t but for the GRUs' candidate columns: r * dA_h
 // for gru, dA_h against q = r h for gru_v1). While both are in cache it adds the step to
 // the weight gradients, dW += x_t^T dA_t, dU += h_{t-1}^T dZ_t (gru_v1's candidate
-// columns: q_t^T dZ_t), db += sum dA_t, db' += sum dZ_t; then dh_{t-1} = dZ_t U^T + the
+// columns: q_t^T dZ_t), db += sum dA_t, db' += sum dZ_t (gru); then dh_{t-1} = dZ_t U^T + the
 // direct terms. It also returns dA (T, B, G H), for dX = dA W^T.
 
 class RecurrenceGradOp : public CellOp {
@@ -617,7 +617,7 @@ class RecurrenceGradOp : public CellOp {
         }
         for (int k = 0; k < n; ++k) {
           Vec(db, GH) += ConstVec(dat + int64_t(k) * GH, GH);
-          Vec(dbp, GH) += ConstVec(zblock.data() + int64_t(k) * GH, GH);
+          if (cell == Cell::kGru) Vec(dbp, GH) += ConstVec(zblock.data() + int64_t(k) * GH, GH);  // b'
         }
         filled = 0;
       };
