@@ -29,7 +29,7 @@ import keras
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rnnkit.layers import clone_cell, get_cell
+from rnnkit.layers import clone_cell, fused, get_cell
 
 from .checks import check_positive_int
 from .export import check_writable, write_atomically
@@ -284,7 +284,8 @@ class Pipeline:
             archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
             for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
                 archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
-            archive.write_out(str(folder), verbose=False)
+            with fused.portable():  # standard ops only: no rnnkit op, no cuDNN
+                archive.write_out(str(folder), verbose=False)
 
         return write_atomically(path, write, overwrite)
 

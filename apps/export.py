@@ -4,6 +4,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from rnnkit.layers import fused
+
 __all__ = ["check_writable", "export_saved_model", "write_atomically"]
 
 
@@ -43,5 +45,11 @@ def write_atomically(path, write, overwrite=False, argument="path"):
 
 
 def export_saved_model(model, path, overwrite=False):
-    """`model.export(path)` through `write_atomically`."""
-    return write_atomically(path, lambda staging: model.export(str(staging), verbose=False), overwrite)
+    """`model.export(path)` through `write_atomically`, traced with standard ops only
+    (`fused.portable()`: no rnnkit op, no cuDNN), so it serves anywhere without rnnkit."""
+
+    def write(staging):
+        with fused.portable():
+            model.export(str(staging), verbose=False)
+
+    return write_atomically(path, write, overwrite)

@@ -25,14 +25,15 @@ class Recurrent(keras.layers.RNN):
 
     The input projection has no time dependence, so it runs as one large matrix
     product instead of T small ones; the loop keeps only the work that must be
-    sequential. With `fused=True` (the default), for every rnnkit cell whose math it
-    holds (Elman, leaky and echo-state units with tanh, LSTM, GRU), the whole loop is
-    instead one compiled op (`rnnkit.layers.fused`) that computes `x_t W + h_{t-1} U`
-    per step in one product, one batch shard per core; on the CPU it is faster than
-    Keras's loop and, for most cells and shapes, than PyTorch's fused layers
-    (`benchmarks/results/recurrent_speed.md`). Other cells, and traces inside
-    `fused.portable()` (exports), step `recurrent_step` in Keras's loop. The outputs
-    are those of `keras.layers.RNN(cell)` (tested to 1e-5), on both paths.
+    sequential. With `fused=True` (the default), for every rnnkit cell whose math a fast
+    kernel holds, the whole loop runs in that kernel instead (`rnnkit.layers.fused`): on
+    the CPU one compiled op that computes `x_t W + h_{t-1} U` per step in one product, one
+    batch shard per core (Elman, leaky and echo-state units with tanh, LSTM, GRU; timed
+    against Keras's loop and PyTorch's fused layers in `benchmarks/results/recurrent_speed.md`);
+    on a GPU cuDNN, for LSTM and GRU, through the backend functions Keras's own `LSTM`
+    and `GRU` call. Other cells, traces inside `fused.portable()` and SavedModel saves
+    (exports), and XLA compilations step `recurrent_step` in Keras's loop. The outputs
+    are those of `keras.layers.RNN(cell)` (tested to 1e-5), on every path.
     A cell without the seam (a Keras cell, a list of cells) is stepped as
     `keras.layers.RNN` steps it.
 
@@ -45,7 +46,7 @@ class Recurrent(keras.layers.RNN):
     Args: those of `keras.layers.RNN` (`cell`, `return_sequences`, `return_state`,
     `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`), `bptt_steps`
     (None for full BPTT, or a positive integer `k`; needs a static sequence length) and
-    `fused` (default True: the compiled loop where the cell allows it and `unroll` is
+    `fused` (default True: a fast kernel where the cell allows it and `unroll` is
     False; False always steps the cell in Keras's loop).
     Call arguments: `sequences` `(batch, time, features)`, `initial_state`, `mask`,
     `training`. Works with masking, stacking and `keras.layers.Bidirectional`.
@@ -63,8 +64,6 @@ class Recurrent(keras.layers.RNN):
         if not isinstance(fused, bool):
             raise ValueError(f"Argument `fused` must be True or False. Received: fused={fused!r}")
         self.fused = fused
-        # XLA cannot compile the fused op; Keras then keeps `jit_compile=True` models off XLA.
-        self.supports_jit = not fused
         if bptt_steps is not None and (
             isinstance(bptt_steps, bool) or not isinstance(bptt_steps, int) or bptt_steps <= 0
         ):
@@ -78,14 +77,19 @@ class Recurrent(keras.layers.RNN):
             raise ValueError(_DYNAMIC)
         self._steps = sequences_shape[1]  # a dataset may later feed batches of unknown length
         super().build(sequences_shape, initial_state_shape)
+        # XLA compiles neither the fused op nor cuDNN's: a model that runs either stays off
+        # XLA under `jit_compile="auto"` (and Keras warns for `jit_compile=True`). Under XLA,
+        # should it come to that, `fused.kernel_for` takes Keras's loop.
+        self.supports_jit = self.fused_kernel() is None
 
     def get_config(self):
         return {**super().get_config(), "bptt_steps": self.bptt_steps, "fused": self.fused}
 
     def fused_kernel(self, training=False):
-        """`(kind, leak_rate)` of the compiled loop this layer runs, or None for Keras's loop."""
-        if not self.fused or self.unroll:
-            return None
+        """`(kind, leak_rate)` of the kernel that runs this layer's loop here (the fused op on the
+        CPU, cuDNN on a GPU: `fused.kernel_for`), or None for Keras's loop."""
+        if not self.fused or self.unroll or not hasattr(self.cell, "project_inputs"):
+            return None  # only a cell with the seam (every rnnkit cell) has a kernel
         return fused_op.kernel_for(self.cell, training)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -122,20 +126,36 @@ class Recurrent(keras.layers.RNN):
         return last, ops.concatenate(outputs, axis=1) if self.return_sequences else last, states
 
     def _loop(self, sequences, initial_state, mask, training, go_backwards):
-        """The backend's time loop over `sequences`, projected first when the cell allows it."""
+        """The time loop over `sequences`: a fast kernel where one applies, else the backend's
+        loop, over the projected sequence when the cell has the seam."""
+        kernel = self.fused_kernel(training)
+        if not tree.is_nested(initial_state):
+            initial_state = [initial_state]
+        if kernel is None:
+            return self._keras_loop(sequences, initial_state, mask, training, go_backwards)
+        self.supports_jit = False
+        kind, leak_rate = kernel
+        inputs = self.cell.drop_inputs(sequences, training=training)  # the kernels compute x_t W + b
+        if kind.startswith("cudnn"):
+            return fused_op.cudnn(
+                self.cell, kind, inputs, initial_state, mask,
+                loop=lambda: self._keras_loop(sequences, initial_state, mask, training, go_backwards),
+                return_sequences=self.return_sequences, go_backwards=go_backwards,
+                zero_output_for_mask=self.zero_output_for_mask,
+            )  # fmt: skip
+        if go_backwards:
+            inputs = ops.flip(inputs, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        save = training not in (None, False)  # keep the gates for the gradient only when training
+        last, outputs, states = fused_op.recurrence(
+            self.cell, kind, leak_rate, inputs, initial_state, mask, self.zero_output_for_mask, save=save
+        )
+        return last, outputs if self.return_sequences else last, states
+
+    def _keras_loop(self, sequences, initial_state, mask, training, go_backwards):
+        """The backend's time loop (`keras.layers.RNN`'s), stepping `recurrent_step` over the
+        projected sequence, or the whole cell when it has no seam."""
         project_inputs = getattr(self.cell, "project_inputs", None)
-        kernel = self.fused_kernel(training) if project_inputs is not None else None
-        if kernel is not None:  # the op computes x_t W + b itself, step by step
-            inputs = self.cell.drop_inputs(sequences, training=training)
-            if go_backwards:
-                inputs = ops.flip(inputs, axis=1)
-                mask = None if mask is None else ops.flip(mask, axis=1)
-            initial_state = initial_state if tree.is_nested(initial_state) else [initial_state]
-            save = training not in (None, False)  # keep the gates for the gradient only when training
-            last, outputs, states = fused_op.recurrence(
-                self.cell, *kernel, inputs, initial_state, mask, self.zero_output_for_mask, save=save
-            )
-            return last, outputs if self.return_sequences else last, states
         if project_inputs is None:  # no seam: step the cell as keras.layers.RNN does
             kwargs = {"training": training} if getattr(self.cell, "_call_has_training_arg", False) else {}
             projected = sequences
@@ -151,8 +171,6 @@ class Recurrent(keras.layers.RNN):
                 output, new_states = self.cell.recurrent_step(projected_t, states, training=training)
                 return output, new_states if tree.is_nested(new_states) else [new_states]
 
-        if not tree.is_nested(initial_state):
-            initial_state = [initial_state]
         return rnn(
             step,
             projected,

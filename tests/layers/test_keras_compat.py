@@ -1,15 +1,23 @@
-"""Pins what rnnkit takes from Keras's private modules (`layers/_keras_compat.py`).
+"""Pins what rnnkit takes from Keras's and TensorFlow's private modules (`layers/_keras_compat.py`).
 
 Dropout masks: the same at every step of a sequence, drawn afresh for each batch,
-inside `keras.layers.RNN` and `Recurrent` alike.
+inside `keras.layers.RNN` and `Recurrent` alike. The fast path's assumptions: exports tracing
+outside TensorFlow's save context and saving what was traced inside it, the backend
+functions' arguments, the save and XLA contexts.
 """
+
+import inspect
+import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from rnnkit import layers as rk
+from rnnkit.layers import _keras_compat as compat
 
 
 class MaskProbe(rk.SimpleRNNCell):
@@ -71,3 +79,60 @@ def test_dropout_trains_in_fit():
     model.compile("adam", "mse")
     history = model.fit(np.ones((8, 4, 3)), np.ones((8, 1)), epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+# What the fast path takes from Keras and TensorFlow: verified against these versions. A
+# version change fails here first: read the reasons in layers/_keras_compat.py again.
+PINNED = {"keras": "3.15.", "tensorflow": "2.21."}
+
+
+def test_the_pinned_versions_are_the_installed_ones():
+    assert keras.version().startswith(PINNED["keras"]), keras.version()
+    assert tf.__version__.startswith(PINNED["tensorflow"]), tf.__version__
+
+
+@pytest.mark.skipif(not rk.fused.available(), reason="the fused op could not be built here")
+def test_model_export_saves_a_trace_made_in_the_save_context(tmp_path, monkeypatch):
+    """Why exports need no hook into Keras: `model.export` traces its endpoint outside the
+    save context (to list variables), but `tf.saved_model.save` traces it again inside, and
+    the SavedModel holds that trace, which `fused.kernel_for` keeps to standard ops."""
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, rk.Recurrent(rk.LSTMCell(4))(inputs))
+    model.predict(np.ones((2, 5, 3), "float32"), verbose=0)  # a trace with the fused op
+    contexts, kernel_for = [], rk.fused.kernel_for
+
+    def spy(cell, training=False):
+        contexts.append(compat.in_save_context())
+        return kernel_for(cell, training)
+
+    monkeypatch.setattr(rk.fused, "kernel_for", spy)
+    model.export(str(tmp_path / "export"), verbose=False)
+    assert False in contexts and True in contexts  # traced outside, then inside the save context
+    assert b"RnnkitRecurrence" not in (tmp_path / "export" / "saved_model.pb").read_bytes()
+
+
+def test_the_backend_functions_take_the_arguments_rnnkit_passes():
+    lstm = inspect.signature(compat.backend_lstm.__globals__["_backend"].lstm).parameters
+    gru = inspect.signature(compat.backend_gru.__globals__["_backend"].gru).parameters
+    common = {"kernel", "recurrent_kernel", "bias", "activation", "recurrent_activation"}
+    common |= {"return_sequences", "go_backwards", "unroll"}
+    assert list(lstm)[:4] == ["inputs", "initial_state_h", "initial_state_c", "mask"] and common <= set(lstm)
+    assert list(gru)[:3] == ["inputs", "initial_state", "mask"] and common | {"reset_after"} <= set(gru)
+
+
+def test_save_and_xla_contexts_are_seen():
+    seen = {}
+
+    def probe(x):
+        seen[tf.executing_eagerly()] = (compat.in_save_context(), compat.in_xla_context())
+        return x
+
+    assert not compat.in_save_context() and not compat.in_xla_context()
+    tf.function(probe, jit_compile=True)(tf.ones(2))
+    assert seen[False] == (False, True)
+    module = tf.Module()
+    module.f = tf.function(probe, input_signature=[tf.TensorSpec((2,))])
+    seen.clear()
+    with tempfile.TemporaryDirectory() as folder:
+        tf.saved_model.save(module, str(Path(folder) / "module"))
+    assert (True, False) in seen.values()
