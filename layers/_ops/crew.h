@@ -42,21 +42,29 @@ class Crew {
     return crew->size_ == threads && crew->pid_ == getpid() ? crew : nullptr;
   }
 
-  // Runs job(shard) for shard in [0, shards): 0 on the calling thread, helper `shard` the
-  // others. False (nothing run) when another op holds the crew or shards exceed it.
+  // Runs job(shard) for shard in [0, shards): 0 on the calling thread, shard s on helper s,
+  // unless the calling thread, done with its own, finds that helper not started yet: then
+  // it claims and runs that shard itself, so that a helper without a core (descheduled,
+  // or still waking) delays the op by nothing more than running the shard here. False
+  // (nothing run) when another op holds the crew or shards exceed it.
   bool Run(int shards, const std::function<void(int)>& job) {
     if (shards > size_) return false;
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    job_ = &job;  // read by the helpers given a ticket below, all done before Run returns
+    job_ = &job;  // read by a helper only after it claims a shard of this run
     pending_.store(shards - 1, std::memory_order_relaxed);
-    ++generation_;
+    const uint64_t run = ++generation_;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (int id = 1; id < shards; ++id) tickets_[id].store(generation_, std::memory_order_release);
+      for (int id = 1; id < shards; ++id) tickets_[id].store(run, std::memory_order_release);
     }
     wake_.notify_all();
     job(0);
+    for (int id = shards - 1; id > 0; --id) {
+      if (!Claim(id, run)) continue;  // its helper has it
+      job(id);
+      pending_.fetch_sub(1, std::memory_order_release);
+    }
     for (int n = 1; pending_.load(std::memory_order_acquire) > 0; ++n) {
       Pause();
       if (n % 256 == 0) std::this_thread::yield();
@@ -91,8 +99,9 @@ class Crew {
     for (std::thread& thread : threads_) thread.join();
   }
 
-  explicit Crew(int threads) : size_(threads), tickets_(new std::atomic<uint64_t>[threads]) {
-    for (int id = 0; id < threads; ++id) tickets_[id].store(0);
+  explicit Crew(int threads)
+      : size_(threads), tickets_(new std::atomic<uint64_t>[threads]), claims_(new std::atomic<uint64_t>[threads]) {
+    for (int id = 0; id < threads; ++id) tickets_[id].store(0), claims_[id].store(0);
     for (int id = 1; id < threads; ++id) threads_.emplace_back([this, id] { Loop(id); });
   }
 
@@ -106,6 +115,17 @@ class Crew {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+  }
+
+  // Whether this call takes shard `id` of `run`: each shard of a run is claimed once, by its
+  // helper or by the calling thread. Claims only grow, so a helper that wakes after its run
+  // is over (every shard claimed) never claims, nor reads that run's job.
+  bool Claim(int id, uint64_t run) {
+    uint64_t claimed = claims_[id].load(std::memory_order_acquire);
+    while (claimed < run) {
+      if (claims_[id].compare_exchange_weak(claimed, run, std::memory_order_acq_rel)) return true;
+    }
+    return false;
   }
 
   bool Waiting(const std::atomic<uint64_t>& ticket, uint64_t seen) const {
@@ -128,6 +148,7 @@ class Crew {
       }
       if (stop_.load(std::memory_order_acquire)) return;
       seen = ticket.load(std::memory_order_acquire);
+      if (!Claim(id, seen)) continue;  // the calling thread ran it
       (*job_)(id);
       pending_.fetch_sub(1, std::memory_order_release);
     }
@@ -136,6 +157,7 @@ class Crew {
   const int size_;  // helpers + the calling thread
   const pid_t pid_ = getpid();
   std::unique_ptr<std::atomic<uint64_t>[]> tickets_;  // per helper: the last Run it is given
+  std::unique_ptr<std::atomic<uint64_t>[]> claims_;   // per shard: the last Run that claimed it
   std::vector<std::thread> threads_;
   std::mutex busy_, mutex_;
   std::condition_variable wake_;
