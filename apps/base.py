@@ -27,6 +27,7 @@ from pathlib import Path
 
 import keras
 import pandas as pd
+import tensorflow as tf
 from matplotlib.figure import Figure
 
 from rnnkit.layers import clone_cell, fused, get_cell
@@ -34,13 +35,34 @@ from rnnkit.layers import clone_cell, fused, get_cell
 from .checks import check_positive_int
 from .export import check_writable, write_atomically
 
-__all__ = ["Pipeline"]
+__all__ = ["STEPS_PER_EXECUTION", "Pipeline", "compile_task"]
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# Batches per call of the compiled training function. Keras's Python loop costs about 3 ms a
+# batch on this project's 2-core machine (0.5 ms with 32: a Dense-only model's fit, measured
+# in benchmarks/README.md), time taken from small recurrent steps and, on 2 cores, a core
+# taken from the fused op's second shard. Callbacks' batch hooks run every 32 batches.
+STEPS_PER_EXECUTION = 32
 BACKUP = ".backup"  # in a run folder: the training state `fit(backup_dir=...)` resumes from
 RUN_FILES = ("pipeline", "saved_model", "metrics.json", "history.csv")  # what save_run writes, plots aside
+
+
+def compile_task(model, learning_rate, **compile_options):
+    """Compiles a pipeline's model: Adam at `learning_rate` with gradients clipped to norm 1,
+    `STEPS_PER_EXECUTION` batches per call, and the task's loss and metrics.
+
+    A model built in a `tf.distribute` strategy's scope runs one batch per call: Keras 3.15's
+    several-batch loop fails under `MirroredStrategy` (a placeholder of its while loop is
+    left unfed, `tests/reliability/test_distribution.py`).
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        steps_per_execution=1 if tf.distribute.has_strategy() else STEPS_PER_EXECUTION,
+        **compile_options,
+    )
+    return model
 
 
 class Pipeline:

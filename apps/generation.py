@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from rnnkit.layers import decoding
 
+from .base import compile_task
 from .checks import check_choice, check_positive_int
 
 __all__ = [
@@ -152,16 +153,16 @@ class Perplexity(keras.metrics.SparseCategoricalCrossentropy):
 
 
 def compile_generator(model, learning_rate, metrics=()):
-    """Adam with clipping; cross-entropy and token accuracy (and `metrics`) weighted by the
+    """`compile_task` with cross-entropy and token accuracy (and `metrics`) weighted by the
     0/1 padding weights."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+    return compile_task(
+        model,
+        learning_rate,
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"
         ),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy"), *metrics],
     )
-    return model
 
 
 def check_decoding(method, beam_width=None, temperature=1.0, top_k=None, methods=METHODS):

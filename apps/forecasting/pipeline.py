@@ -10,7 +10,7 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 from rnnkit.layers import Recurrent
 
-from ..base import Pipeline
+from ..base import Pipeline, compile_task
 from ..checks import (
     check_bptt_steps,
     check_cell,
@@ -365,8 +365,7 @@ class ForecastPipeline(Pipeline):
         outputs = FromLastValue(n_targets, name="forecast")(inputs, outputs)
         model = keras.Model(inputs, outputs, name=f"forecast_{self.strategy}")
         loss = PinballLoss(self.quantiles) if self.quantiles else "mse"
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0), loss=loss)
-        return model
+        return compile_task(model, self.learning_rate, loss=loss)
 
     # Task verbs --------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from rnnkit.layers import Recurrent
 
-from ..base import Pipeline
+from ..base import Pipeline, compile_task
 from ..checks import (
     check_bool,
     check_bptt_steps,
@@ -228,12 +228,9 @@ class SentimentPipeline(Pipeline):
         h = keras.layers.Dropout(self.dropout)(h)
         probabilities = keras.layers.Dense(len(self.labels), activation="softmax", name="sentiment")(h)
         model = keras.Model(ids, probabilities, name="sentiment")
-        model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=1.0),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+        return compile_task(
+            model, self.learning_rate, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
         )
-        return model
 
     # Task verbs --------------------------------------------------------------------------
 

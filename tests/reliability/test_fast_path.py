@@ -1,11 +1,13 @@
-"""Every pipeline's recurrent layers run the fused loop (`rnnkit.layers.fused`) by default."""
+"""Every pipeline's recurrent layers run the fused loop (`rnnkit.layers.fused`) by default,
+and every pipeline's `fit` runs many batches per call of the compiled training function."""
 
 import pytest
 import tensorflow as tf
 
+from rnnkit.apps.base import STEPS_PER_EXECUTION
 from rnnkit.layers import Recurrent, fused
 
-pytestmark = pytest.mark.skipif(not fused.available(), reason="the fused op could not be built here")
+needs_op = pytest.mark.skipif(not fused.available(), reason="the fused op could not be built here")
 
 # pipeline: the recurrent layers that must be fused (a part of the layer's name)
 FUSED = {
@@ -21,6 +23,7 @@ def recurrent_layers(model):
     return [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
 
 
+@needs_op
 @pytest.mark.parametrize("name", FUSED)
 def test_pipeline_recurrent_layers_take_the_fused_loop(run_of, name):
     layers = recurrent_layers(run_of(name).pipeline.model)
@@ -30,6 +33,7 @@ def test_pipeline_recurrent_layers_take_the_fused_loop(run_of, name):
         assert all(layer.fused_kernel(training=True) is not None for layer in matching), part
 
 
+@needs_op
 @pytest.mark.parametrize("name", ["sentiment", "language_model"])
 def test_pipeline_training_graph_holds_the_fused_op(run_of, name):
     model = run_of(name).pipeline.model
@@ -37,3 +41,11 @@ def test_pipeline_training_graph_holds_the_fused_op(run_of, name):
     graph = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=True))
     op_types = {op.type for op in graph.get_concrete_function(*specs).graph.get_operations()}
     assert "RnnkitRecurrence" in op_types
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_pipeline_fit_runs_many_batches_per_call(run_of, name):
+    """What made `model.fit` faster is on in every pipeline: `STEPS_PER_EXECUTION` batches per
+    call of the compiled training function, not one Python round trip per batch."""
+    model = run_of(name).pipeline.model
+    assert model.steps_per_execution == STEPS_PER_EXECUTION > 1
