@@ -16,9 +16,15 @@ its own framework, made once); inference is the same model's
 forward pass (`predict_on_batch`; PyTorch under `no_grad`). The table gives the median
 over rounds, the ratio to PyTorch (above 1 is faster than PyTorch) and the share of the
 machine's measured matrix-multiply roofline (a 2048 x 2048 float32 product) that
-the step's matrix products reach. A second table follows the LSTM over sequence lengths
-from 50 to 800 steps: time per step of sequence (flat when the cost grows linearly) and
-peak memory of a training step, each measured in a fresh process.
+the step's matrix products reach.
+
+A second table times what users run: `model.fit` epochs over a cached `tf.data.Dataset`
+(the slowest and the median of 5 epochs of 100 batches per row, interleaved epoch by
+epoch) against PyTorch's epoch over the same batches. A third follows the LSTM over
+sequence lengths from 50 to 800 steps: time per step of sequence (flat when the cost grows
+linearly), the roofline share, PyTorch beside us, alone in a fresh process
+(`benchmarks.torch_rows`) and over 50-step chunks, and peak memory of a training step,
+each measured in a fresh process.
 
     pip install -e '.[bench]'                       # PyTorch, for the reference rows
     python -m benchmarks.recurrent_speed            # writes benchmarks/results/recurrent_speed.md
@@ -45,17 +51,22 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import machine, publish  # noqa: E402
+from benchmarks.timing import SETTLE, seconds_per_call, time_calls  # noqa: E402
+from rnnkit.apps.base import STEPS_PER_EXECUTION  # noqa: E402
 from rnnkit.layers import GRUCell, LeakyRNNCell, LSTMCell, Recurrent, SimpleRNNCell  # noqa: E402
 
 try:
     import torch
+
+    from benchmarks.torch_rows import TorchChunkedRow, TorchFitRow, TorchRow
 except ImportError:  # the `bench` extra is not installed: no reference rows
     torch = None
 
 RESULTS = Path(__file__).parent / "results" / "recurrent_speed.md"
 SHAPES = [(64, 50, 64, 128), (32, 200, 32, 64), (128, 20, 300, 256)]  # batch, steps, features, units
 LENGTHS = [50, 100, 200, 400, 800]
-SETTLE = 0.05  # seconds between timed samples: longer than any helper thread's spin
+# model.fit epochs of 100 batches, but at the widest shape, where one batch is 6x the work: 25
+FIT_BATCHES = {(128, 20, 300, 256): 25}
 
 # family: (gates, Keras built-in or None, rnnkit cell, PyTorch module name)
 FAMILIES = {
@@ -65,6 +76,7 @@ FAMILIES = {
     "Leaky (a = 0.5)": (1, None, lambda units: LeakyRNNCell(units, leak_rate=0.5), "RNN"),
 }
 PYTORCH = "PyTorch nn.{}"
+SPE_ROW = f"rnnkit Recurrent(cell), steps_per_execution={STEPS_PER_EXECUTION}"  # as the pipelines compile
 IMPLEMENTATIONS = ["PyTorch", "Keras built-in", "keras.layers.RNN(rnnkit cell)", "rnnkit Recurrent(cell)"]
 
 
@@ -86,27 +98,33 @@ class KerasRow:
         self.model.predict_on_batch(self.x)
 
 
-class TorchRow:
-    """The same model in PyTorch: the fused layer, a linear head on the last output."""
+class EpochClock(keras.callbacks.Callback):
+    """The wall seconds of each `fit` epoch, from its start to its end."""
 
-    def __init__(self, module_name, x, y, units):
-        layer = getattr(torch.nn, module_name)(x.shape[-1], units, batch_first=True)
-        self.layer, self.head = layer, torch.nn.Linear(units, 1)
-        self.optimizer = torch.optim.Adam([*layer.parameters(), *self.head.parameters()])
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
 
-    def forward(self):
-        return self.head(self.layer(self.x)[0][:, -1])
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
 
-    def train(self):
-        self.optimizer.zero_grad()
-        loss = torch.nn.functional.mse_loss(self.forward(), self.y)
-        loss.backward()
-        self.optimizer.step()
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
 
-    def infer(self):
-        with torch.no_grad():
-            self.forward()
+
+class KerasFitRow:
+    """`model.fit` epochs over a cached `tf.data.Dataset` of the batches, as users train."""
+
+    def __init__(self, layer, x, y, batch, **compile_options):
+        inputs = keras.Input(x.shape[1:])
+        self.model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+        self.model.compile(optimizer="adam", loss="mse", **compile_options)
+        self.dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache()
+        self.clock = EpochClock()
+
+    def epoch(self):
+        self.model.fit(self.dataset, epochs=1, verbose=0, callbacks=[self.clock], shuffle=False)
+        return self.clock.seconds[-1]
 
 
 def make_rows(family, x, y, units):
@@ -119,22 +137,6 @@ def make_rows(family, x, y, units):
     rows["keras.layers.RNN(rnnkit cell)"] = KerasRow(keras.layers.RNN(cell(units)), x, y)
     rows["rnnkit Recurrent(cell)"] = KerasRow(Recurrent(cell(units)), x, y)
     return rows
-
-
-def seconds_per_call(fn, calls, settle=0.0):
-    """Mean seconds per call over `calls` calls, after `settle` seconds of sleep: time for
-    the helper threads of whatever ran before (PyTorch's OpenMP team, rnnkit's op) to stop
-    spinning, so that no row is timed while another's threads still hold a core."""
-    time.sleep(settle)
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
-
-
-def calibrate(fn, budget):
-    """How many calls of `fn` take about `budget` seconds (at least 1)."""
-    return max(1, int(budget / max(seconds_per_call(fn, 2), 1e-6)))
 
 
 def roofline(rounds=5, size=2048):
@@ -165,18 +167,38 @@ def run_shape(shape, rounds, budget, warmup):
     for family in FAMILIES:
         rows = make_rows(family, x, y, units)
         for mode in ("train", "infer"):
-            calls = {}
+            fns = {name: getattr(row, mode) for name, row in rows.items()}
+            for name, seconds in time_calls(fns, rounds, budget, warmup).items():
+                times[family, mode, name] = seconds
+    return times
+
+
+def run_fit(shape, epochs, batches, families):
+    """`model.fit` epochs against PyTorch's over the same `batches` batches: each row trains one
+    epoch to warm up (tracing, the dataset's cache), then `epochs` timed epochs, interleaved
+    epoch by epoch. Returns `{(family, name): [seconds per epoch]}`."""
+    batch, steps, features, units = shape
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batches * batch, steps, features)).astype("float32")
+    y = rng.normal(size=(batches * batch, 1)).astype("float32")
+    times = {}
+    for family in families:
+        _, _, cell, module_name = FAMILIES[family]
+        rows = {}
+        if torch is not None:
+            rows["PyTorch"] = TorchFitRow(module_name, x, y, units, batch)
+        rows["rnnkit Recurrent(cell)"] = KerasFitRow(Recurrent(cell(units)), x, y, batch)
+        rows[SPE_ROW] = KerasFitRow(
+            Recurrent(cell(units)), x, y, batch, steps_per_execution=STEPS_PER_EXECUTION
+        )
+        for row in rows.values():
+            row.epoch()
+        for name in rows:
+            times[family, name] = []
+        for _ in range(epochs):
             for name, row in rows.items():
-                fn = getattr(row, mode)
-                for _ in range(warmup):  # trace and compile before timing
-                    fn()
-                calls[name] = calibrate(fn, budget)
-            samples = {name: [] for name in rows}
-            for _ in range(rounds):  # interleaved: every implementation once per round
-                for name, row in rows.items():
-                    samples[name].append(seconds_per_call(getattr(row, mode), calls[name], SETTLE))
-            for name, values in samples.items():
-                times[family, mode, name] = statistics.median(values)
+                time.sleep(SETTLE)
+                times[family, name].append(row.epoch())
     return times
 
 
@@ -217,29 +239,74 @@ def measure_memory(implementation, lengths, shape):
     return peaks
 
 
-def run_lengths(lengths, shape, rounds, budget, warmup):
-    """LSTM training time per step of sequence, rnnkit against PyTorch, over `lengths`."""
+def length_rows(steps, shape):
     batch, _, features, units = shape
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    y = rng.normal(size=(batch, 1)).astype("float32")
+    rows = {"rnnkit Recurrent(cell)": KerasRow(Recurrent(LSTMCell(units)), x, y)}
+    if torch is not None:
+        rows["PyTorch"] = TorchRow("LSTM", x, y, units)
+        rows["PyTorch, 50-step chunks"] = TorchChunkedRow("LSTM", x, y, units)
+    return rows
+
+
+def run_lengths(lengths, shape, rounds, budget, warmup, alone=True):
+    """LSTM training time per step of sequence, rnnkit against PyTorch, over `lengths`; and
+    PyTorch alone in a fresh process per length, which nothing of TensorFlow's shares."""
     times = {}
     for steps in lengths:
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(batch, steps, features)).astype("float32")
-        y = rng.normal(size=(batch, 1)).astype("float32")
-        rows = {"rnnkit Recurrent(cell)": KerasRow(Recurrent(LSTMCell(units)), x, y)}
-        if torch is not None:
-            rows["PyTorch"] = TorchRow("LSTM", x, y, units)
-        calls = {}
-        for name, row in rows.items():
-            for _ in range(warmup):
-                row.train()
-            calls[name] = calibrate(row.train, budget)
-        samples = {name: [] for name in rows}
-        for _ in range(rounds):
-            for name, row in rows.items():
-                samples[name].append(seconds_per_call(row.train, calls[name], SETTLE))
-        for name, values in samples.items():
-            times[steps, name] = statistics.median(values)
+        fns = {name: row.train for name, row in length_rows(steps, shape).items()}
+        for name, seconds in time_calls(fns, rounds, budget, warmup).items():
+            times[steps, name] = seconds
+        if torch is not None and alone:
+            command = [sys.executable, "-m", "benchmarks.torch_rows", "--steps", str(steps)]
+            command += ["--shape", ",".join(map(str, shape)), "--rounds", str(rounds)]
+            command += ["--budget", str(budget)]
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            times[steps, "PyTorch alone"] = float(result.stdout.strip().splitlines()[-1])
     return times
+
+
+def fit_report(fit_times, args):
+    """The `model.fit` table: per row the slowest and the median of the timed epochs."""
+    lines = [
+        f"## `model.fit` epochs ({args.fit_epochs} timed epochs per row)",
+        "",
+        "Each row trains `layer -> Dense(1)` with Adam on MSE for one epoch to warm up, then "
+        f"{args.fit_epochs} epochs,",
+        "interleaved with the other rows epoch by epoch: Keras's rows call `model.fit(dataset,",
+        "epochs=1)` on a cached `tf.data.Dataset` of the batches and time the epoch from",
+        "`on_epoch_begin` to `on_epoch_end`; PyTorch's row runs its training step over the same",
+        "batches (tensors made once). k steps/s: thousands of sample-steps (batch x steps) a",
+        "second. `vs PyTorch` divides PyTorch's median epoch by our slowest, or by our median.",
+        "",
+    ]
+    for shape, times in fit_times.items():
+        batch, steps, features, units = shape
+        lines += [
+            f"### batch {batch}, {steps} steps, {features} features, {units} units: "
+            f"epochs of {args.fit_batches_of[shape]} batches",
+            "",
+            "| family | implementation | slowest epoch ms | median epoch ms | k steps/s, slowest "
+            "| slowest vs PyTorch | median vs PyTorch | epochs ms |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        sample_steps = args.fit_batches_of[shape] * batch * steps
+        for (family, name), seconds in times.items():
+            reference = times.get((family, "PyTorch"))
+            slowest, median = max(seconds), statistics.median(seconds)
+            ratios = ["n/a", "n/a"]
+            if reference:
+                ratios = [f"{statistics.median(reference) / value:.2f}" for value in (slowest, median)]
+            label = PYTORCH.format(FAMILIES[family][3]) if name == "PyTorch" else name
+            epochs = " ".join(f"{value * 1e3:.0f}" for value in seconds)
+            lines.append(
+                f"| {family} | {label} | {slowest * 1e3:.0f} | {median * 1e3:.0f} "
+                f"| {sample_steps / slowest / 1e3:.0f} | {ratios[0]} | {ratios[1]} | {epochs} |"
+            )
+        lines.append("")
+    return lines
 
 
 def report(shape_times, rooflines, length_times, memory, args):
@@ -283,26 +350,34 @@ def report(shape_times, rooflines, length_times, memory, args):
                 label = PYTORCH.format(module_name) if name == "PyTorch" else name
                 lines.append(f"| {family} | {label} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += fit_report(args.fit_times, args)
     batch, _, features, units = args.length_shape
     lines += [
         f"## LSTM training over sequence length (batch {batch}, {features} features, {units} units)",
         "",
-        "Time per step of sequence stays flat when the cost grows linearly with the length. Peak MB:",
-        "how far building the model and three training steps lift the peak resident set above the",
-        "process's size before the model existed (a fresh process per length and implementation).",
+        "Time per step of sequence stays flat when the cost grows linearly with the length. Three",
+        "PyTorch references, because PyTorch's own time per step can grow with the length on some",
+        "CPUs: `nn.LSTM` beside our rows in this process; alone, in a fresh process per length that",
+        "loads no TensorFlow (`python -m benchmarks.torch_rows`); and called on 50-step chunks with",
+        "the state carried between them (the same function and gradient). `vs` divides each by",
+        "ours. `roofline`: the share of the matrix-multiply roofline our step reaches, an anchor",
+        "that needs no other library. Peak MB: how far building the model and three training",
+        "steps lift the peak resident set above the process's size before the model existed (a",
+        "fresh process per length and implementation).",
         "",
-        "| steps | rnnkit ms | rnnkit us/step | PyTorch ms | PyTorch us/step | vs PyTorch "
-        "| rnnkit peak MB | PyTorch peak MB |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| steps | rnnkit ms | rnnkit us/step | roofline | PyTorch ms | alone ms | chunks ms "
+        "| vs PyTorch | vs alone | vs chunks | rnnkit peak MB | PyTorch peak MB |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    peak = statistics.median(rooflines)
+    references = ["PyTorch", "PyTorch alone", "PyTorch, 50-step chunks"]
     for steps in args.lengths:
         ours = length_times[steps, "rnnkit Recurrent(cell)"]
-        theirs = length_times.get((steps, "PyTorch"))
-        row = [str(steps), f"{ours * 1e3:.2f}", f"{ours / steps * 1e6:.1f}"]
-        if theirs:
-            row += [f"{theirs * 1e3:.2f}", f"{theirs / steps * 1e6:.1f}", f"{theirs / ours:.2f}"]
-        else:
-            row += ["-"] * 3
+        share = matmul_flops((batch, steps, features, units), 4, True) / ours / 1e9 / peak
+        row = [str(steps), f"{ours * 1e3:.2f}", f"{ours / steps * 1e6:.1f}", f"{share:.0%}"]
+        theirs = [length_times.get((steps, name)) for name in references]
+        row += [f"{t * 1e3:.2f}" if t else "-" for t in theirs]
+        row += [f"{t / ours:.2f}" if t else "-" for t in theirs]
         row += [f"{memory.get('rnnkit', {}).get(steps, float('nan')):.0f}"]
         row += [f"{memory.get('PyTorch', {}).get(steps, float('nan')):.0f}"]
         lines.append("| " + " | ".join(row) + " |")
@@ -325,6 +400,9 @@ def main(argv=None):
     parser.add_argument("--memory", help=argparse.SUPPRESS)  # internal: the fresh-process probe
     parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
     parser.add_argument("--shape", default="64,50,64,128", help="batch,steps,features,units")
+    parser.add_argument("--fit-epochs", type=int, default=5, help="timed model.fit epochs per row")
+    parser.add_argument("--fit-batches", type=int, default=100, help="batches per model.fit epoch")
+    parser.add_argument("--only-fit", action="store_true", help="the model.fit table alone, printed")
     args = parser.parse_args(argv)
     args.lengths = [int(v) for v in args.lengths.split(",")]
     args.length_shape = tuple(int(v) for v in args.shape.split(","))
@@ -337,9 +415,23 @@ def main(argv=None):
     if args.quick:
         shapes, args.lengths, args.length_shape = [(4, 5, 3, 8)], [5, 10], (4, 5, 3, 8)
         args.rounds, args.budget, args.warmup = 1, 0.01, 1
+        args.fit_epochs, args.fit_batches = 2, 3
+    args.fit_batches_of = {
+        shape: args.fit_batches if args.quick else FIT_BATCHES.get(shape, args.fit_batches)
+        for shape in shapes
+    }
+    families = ["LSTM"] if args.quick else list(FAMILIES)
+    args.fit_times = {
+        shape: run_fit(shape, args.fit_epochs, args.fit_batches_of[shape], families) for shape in shapes
+    }
+    if args.only_fit:
+        publish(fit_report(args.fit_times, args), RESULTS, write=False)
+        return args.fit_times
     rooflines = [roofline(rounds=1 if args.quick else 5, size=256 if args.quick else 2048)]
     shape_times = {shape: run_shape(shape, args.rounds, args.budget, args.warmup) for shape in shapes}
-    length_times = run_lengths(args.lengths, args.length_shape, args.rounds, args.budget, args.warmup)
+    length_times = run_lengths(
+        args.lengths, args.length_shape, args.rounds, args.budget, args.warmup, alone=not args.quick
+    )
     memory = {}
     if not args.quick:
         memory["rnnkit"] = measure_memory("rnnkit", args.lengths, args.length_shape)

@@ -17,3 +17,4 @@ def test_recurrent_speed_quick_run_times_every_row(capsys):
     assert all(seconds > 0 for seconds in times.values())
     out = capsys.readouterr().out
     assert "vs PyTorch" in out and "LSTM training over sequence length" in out
+    assert "`model.fit` epochs" in out and "| LSTM | rnnkit Recurrent(cell) |" in out.split("model.fit")[-1]
