@@ -268,6 +268,17 @@ def run_lengths(lengths, shape, rounds, budget, warmup, alone=True):
     return times
 
 
+def table_head(text, numbers, trailing_text=()):
+    """A Markdown table's header and alignment rows: text columns left, numbers right."""
+    columns = [*text, *numbers, *trailing_text]
+    aligns = ["---"] * len(text) + ["---:"] * len(numbers) + ["---"] * len(trailing_text)
+    return [table_row(columns), table_row(aligns)]
+
+
+def table_row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
 def fit_report(fit_times, args):
     """The `model.fit` table: per row the slowest and the median of the timed epochs."""
     lines = [
@@ -288,9 +299,12 @@ def fit_report(fit_times, args):
             f"### batch {batch}, {steps} steps, {features} features, {units} units: "
             f"epochs of {args.fit_batches_of[shape]} batches",
             "",
-            "| family | implementation | slowest epoch ms | median epoch ms | k steps/s, slowest "
-            "| slowest vs PyTorch | median vs PyTorch | epochs ms |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            *table_head(
+                ["family", "implementation"],
+                ["slowest epoch ms", "median epoch ms", "k steps/s, slowest"]
+                + ["slowest vs PyTorch", "median vs PyTorch"],
+                ["epochs ms"],
+            ),
         ]
         sample_steps = args.fit_batches_of[shape] * batch * steps
         for (family, name), seconds in times.items():
@@ -301,9 +315,11 @@ def fit_report(fit_times, args):
                 ratios = [f"{statistics.median(reference) / value:.2f}" for value in (slowest, median)]
             label = PYTORCH.format(FAMILIES[family][3]) if name == "PyTorch" else name
             epochs = " ".join(f"{value * 1e3:.0f}" for value in seconds)
+            rate = f"{sample_steps / slowest / 1e3:.0f}"
             lines.append(
-                f"| {family} | {label} | {slowest * 1e3:.0f} | {median * 1e3:.0f} "
-                f"| {sample_steps / slowest / 1e3:.0f} | {ratios[0]} | {ratios[1]} | {epochs} |"
+                table_row(
+                    [family, label, f"{slowest * 1e3:.0f}", f"{median * 1e3:.0f}", rate, *ratios, epochs]
+                )
             )
         lines.append("")
     return lines
@@ -332,9 +348,10 @@ def report(shape_times, rooflines, length_times, memory, args):
         lines += [
             f"## batch {batch}, {steps} steps, {features} features, {units} units",
             "",
-            "| family | implementation | train ms | vs PyTorch | roofline "
-            "| infer ms | vs PyTorch | roofline |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *table_head(
+                ["family", "implementation"],
+                ["train ms", "vs PyTorch", "roofline", "infer ms", "vs PyTorch", "roofline"],
+            ),
         ]
         for family, (gates, *_rest, module_name) in FAMILIES.items():
             for name in IMPLEMENTATIONS:
@@ -348,7 +365,7 @@ def report(shape_times, rooflines, length_times, memory, args):
                     share = matmul_flops(shape, gates, mode == "train") / seconds / 1e9 / peak
                     cells += [f"{seconds * 1e3:.2f}", ratio, f"{share:.0%}"]
                 label = PYTORCH.format(module_name) if name == "PyTorch" else name
-                lines.append(f"| {family} | {label} | " + " | ".join(cells) + " |")
+                lines.append(table_row([family, label, *cells]))
         lines.append("")
     lines += fit_report(args.fit_times, args)
     batch, _, features, units = args.length_shape
@@ -365,9 +382,11 @@ def report(shape_times, rooflines, length_times, memory, args):
         "steps lift the peak resident set above the process's size before the model existed (a",
         "fresh process per length and implementation).",
         "",
-        "| steps | rnnkit ms | rnnkit us/step | roofline | PyTorch ms | alone ms | chunks ms "
-        "| vs PyTorch | vs alone | vs chunks | rnnkit peak MB | PyTorch peak MB |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *table_head(
+            [],
+            ["steps", "rnnkit ms", "rnnkit us/step", "roofline", "PyTorch ms", "alone ms"]
+            + ["chunks ms", "vs PyTorch", "vs alone", "vs chunks", "rnnkit peak MB", "PyTorch peak MB"],
+        ),
     ]
     peak = statistics.median(rooflines)
     references = ["PyTorch", "PyTorch alone", "PyTorch, 50-step chunks"]
@@ -380,7 +399,7 @@ def report(shape_times, rooflines, length_times, memory, args):
         row += [f"{t / ours:.2f}" if t else "-" for t in theirs]
         row += [f"{memory.get('rnnkit', {}).get(steps, float('nan')):.0f}"]
         row += [f"{memory.get('PyTorch', {}).get(steps, float('nan')):.0f}"]
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append(table_row(row))
     lines += [
         "",
         "Reproduce with `python -m benchmarks.recurrent_speed` after `pip install -e '.[bench]'`",
