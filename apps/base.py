@@ -313,12 +313,30 @@ class Pipeline:
 
     @staticmethod
     def check_run_folder(out, overwrite=False):
-        """Fails (before training) if the run folder `out` holds a run and `overwrite` is off.
+        """Fails (before training) unless `out` may take a run: a new or empty folder, or one
+        that holds an rnnkit run (replaced only with `overwrite`).
 
-        A folder that holds only the `.backup` of a killed run is no run yet.
+        A folder that holds only the `.backup` of a killed run is no run yet. A folder that
+        holds other files and nothing a run writes is the user's: refused unless `overwrite`
+        is given, and then the run's files are written beside theirs, which stay.
         """
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"Argument `out`: {str(out)!r} is a file; a run folder is a folder.")
+        if out.is_dir() and not overwrite:
+            names = [path.name for path in out.iterdir()]
+            ours = (*RUN_FILES, BACKUP)
+            if names and not any(
+                name in ours or name.startswith(tuple(f".{n}." for n in ours)) for name in names
+            ):
+                raise ValueError(
+                    f"Argument `out`: {str(out)!r} holds other files ({', '.join(sorted(names)[:3])}"
+                    f"{', ...' if len(names) > 3 else ''}) and no rnnkit run. Choose a new or empty "
+                    "folder, or pass overwrite=True (--overwrite on the command line) to write the "
+                    "run beside them."
+                )
         for name in RUN_FILES:
-            check_writable(Path(out) / name, overwrite, argument="out")
+            check_writable(out / name, overwrite, argument="out")
 
     @staticmethod
     def run_backup(out, resume=False):

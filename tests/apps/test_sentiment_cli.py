@@ -60,3 +60,19 @@ def test_missing_data_file_and_missing_run(tmp_path, capsys):
     assert "`data`" in capsys.readouterr().err
     assert main(["sentiment", "predict", "--out", str(tmp_path), "--text", "hi"]) == 2
     assert "no saved pipeline" in capsys.readouterr().err
+
+
+def test_out_refuses_a_folder_of_other_files_unless_overwrite(csv, tmp_path, capsys):
+    """`--out DIR` with DIR the user's own folder (not a run) writes nothing there unasked."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    args = ["sentiment", "train", "--data", str(csv), "--text-col", "tweet", "--label-col", "sentiment"]
+    assert main([*args, "--out", str(folder), *SMALL]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "`out`" in err and "notes.txt" in err and "overwrite" in err and len(err.splitlines()) == 1
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]  # nothing written
+    assert main([*args, "--out", str(folder), *SMALL, "--overwrite"]) == 0  # asked: beside them
+    assert (folder / "notes.txt").read_text() == "my notes" and (folder / "pipeline").exists()
+    assert main([*args, "--out", str(csv), *SMALL]) == 2  # a file is no run folder
+    assert "is a file" in capsys.readouterr().err
