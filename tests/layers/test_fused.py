@@ -42,18 +42,18 @@ MASK[2, :3] = False  # left padding
 MASK[3, 4] = False  # a hole
 
 
-def twins(make, **kwargs):
+def twins(make, x=X, **kwargs):
     """A fused layer and its Keras-loop twin with the same (perturbed) weights."""
     a, b = Recurrent(make(), **kwargs), Recurrent(make(), fused=False, **kwargs)
-    a(X[:, :2]), b(X[:, :2])
+    a(x[:, :2]), b(x[:, :2])
     weights = [w + RNG.normal(size=w.shape).astype("float32") * 0.3 for w in a.get_weights()]
     a.set_weights(weights)
     b.set_weights(weights)
     return a, b
 
 
-def outputs_and_gradients(layer, mask=None, initial_state=None, training=False):
-    x = tf.constant(X)
+def outputs_and_gradients(layer, x=X, mask=None, initial_state=None, training=False):
+    x = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(x)
         if initial_state is not None:
@@ -65,10 +65,10 @@ def outputs_and_gradients(layer, mask=None, initial_state=None, training=False):
     return [o.numpy() for o in outs], [g.numpy() for g in tape.gradient(loss, sources)]
 
 
-def assert_twins_agree(a, b, **kwargs):
+def assert_twins_agree(a, b, atol=2e-5, **kwargs):
     (outs_a, grads_a), (outs_b, grads_b) = (outputs_and_gradients(layer, **kwargs) for layer in (a, b))
     for p, q in zip(outs_a + grads_a, outs_b + grads_b, strict=True):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=2e-5)
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=atol)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -88,6 +88,18 @@ def test_fused_equals_the_cells_own_step(name, masked, options):
     a, b = twins(make, **options)
     assert a.fused_kernel()[0] == kind and b.fused_kernel() is None
     assert_twins_agree(a, b, mask=MASK if masked else None)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_v1"])
+def test_wide_weights_are_multiplied_a_panel_group_at_a_time(name):
+    """600 features and 40 units: the packed weights outgrow one cache-sized group of
+    panels (gemm.h's Multiply), so each step's product runs over several groups, the last
+    one short, and over 7 rows (a full register tile and one row). The kernel's gradient
+    sums 600 products in another order than Keras's, hence the wider absolute tolerance."""
+    x = RNG.normal(size=(7, 3, 600)).astype("float32")
+    units = {"lstm": LSTMCell, "gru": GRUCell, "gru_v1": lambda n: GRUCell(n, reset_after=False)}[name]
+    a, b = twins(lambda: units(40), x=x, return_sequences=True)
+    assert_twins_agree(a, b, atol=1e-4, x=x, training=True)
 
 
 @pytest.mark.parametrize("name", CELLS)
