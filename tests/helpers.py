@@ -1,6 +1,12 @@
-"""The shared layer test: one helper every public layer and initializer goes through."""
+"""Helpers shared by the tests: the layer contract, and serving an export without rnnkit."""
 
 import copy
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -65,3 +71,66 @@ def run_layer_test(make_layer, tmp_path, batch=3, time=5, features=4):
     masked_model = keras.Model(masked_in, model.layers[1](keras.layers.Masking(0.0)(masked_in)))
     assert_close(masked_model(padded), layer(x), atol=1e-5)
     return model
+
+
+SERVE = r"""
+import pickle, sys
+sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on: the exports must stand alone
+try:
+    import rnnkit  # noqa: F401
+    raise SystemExit("rnnkit is importable in the serving process")
+except ImportError:
+    pass
+import numpy as np
+import tensorflow as tf
+assert not tf.config.list_logical_devices("GPU")
+
+
+def plain(value):  # NumPy for numbers, lists of str for strings
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    value = value.numpy()
+    return np.char.decode(value.astype(bytes), "utf-8").tolist() if value.dtype == object else value
+
+
+calls, loaded, results = pickle.load(open(sys.argv[1], "rb")), {}, []
+for path, endpoint, inputs in calls:
+    if path not in loaded:
+        loaded[path] = tf.saved_model.load(path)  # kept: it owns the variables
+    try:
+        results.append(plain(getattr(loaded[path], endpoint)(*[tf.constant(x) for x in inputs])))
+    except tf.errors.OpError as error:
+        results.append(ValueError(error.message))
+pickle.dump(results, open(sys.argv[2], "wb"))
+"""
+
+
+def serve_all_without_rnnkit(calls, timeout=300):
+    """Results of `(path, endpoint, inputs)` calls, each `endpoint(*inputs)` of the SavedModel at
+    `path`, made in one fresh CPU-only process in which `import rnnkit` fails.
+
+    Inputs are NumPy arrays or (nested) lists; results come back as NumPy arrays, lists of str
+    for strings, dicts of those for dict outputs, and `ValueError(message)` for a call that
+    TensorFlow refused.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        sent, received = Path(folder) / "calls.pkl", Path(folder) / "results.pkl"
+        sent.write_bytes(
+            pickle.dumps([(str(path), endpoint, list(inputs)) for path, endpoint, inputs in calls])
+        )
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        completed = subprocess.run(
+            [sys.executable, "-c", SERVE, str(sent), str(received)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        return pickle.loads(received.read_bytes())
+
+
+def serve_without_rnnkit(path, endpoint, inputs):
+    """`endpoint(*inputs)` of the SavedModel at `path`, served without rnnkit (see above)."""
+    (result,) = serve_all_without_rnnkit([(path, endpoint, inputs)])
+    return result

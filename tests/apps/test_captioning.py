@@ -1,8 +1,6 @@
 """`CaptionPipeline` end to end on small generated scenes and on real COCO JPEGs."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -14,6 +12,8 @@ from rnnkit.apps.captioning import Captioner, CaptionPipeline, generate_scenes, 
 from rnnkit.apps.captioning.model import backbone
 from rnnkit.apps.cli import main
 from rnnkit.apps.generation import END_ID, START_ID
+
+from ..helpers import serve_all_without_rnnkit
 
 COCO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco_mini_captions"
 SIZE = 32
@@ -119,35 +119,17 @@ def test_save_load_generate_the_same(trained, scenes, tmp_path):
         assert loaded.generate(images[:4], method=method) == trained.generate(images[:4], method=method)
 
 
-RELOAD = """
-import json, sys
-sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on
-import tensorflow as tf
-root = sys.argv[1]
-model = tf.saved_model.load(root + "/export")  # keep a reference: it owns the variables
-images = [open(f"{root}/{i}.img", "rb").read() for i in range(int(sys.argv[2]))]
-out = {name: [c.decode() for c in getattr(model, name)(tf.constant(images)).numpy()]
-       for name in ("serve", "generate", "generate_beam")}
-try:
-    model.serve(tf.constant([images[0], b"not an image"]))
-    out["error"] = None
-except tf.errors.InvalidArgumentError as error:
-    out["error"] = error.message
-json.dump(out, open(root + "/served.json", "w"))
-"""
-
-
 def _export_and_serve(pipeline, encoded, root):
-    pipeline.export(root / "export")
-    for i, data in enumerate(encoded):
-        (root / f"{i}.img").write_bytes(data)
-    subprocess.run(
-        [sys.executable, "-c", RELOAD, str(root), str(len(encoded))],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return json.loads((root / "served.json").read_text())
+    path = pipeline.export(root / "export")
+    endpoints = ("serve", "generate", "generate_beam")
+    calls = [(path, name, [encoded]) for name in endpoints] + [
+        (path, "serve", [[encoded[0], b"not an image"]])
+    ]
+    *captions, error = serve_all_without_rnnkit(calls)
+    return {
+        **dict(zip(endpoints, captions, strict=True)),
+        "error": str(error) if isinstance(error, ValueError) else None,
+    }
 
 
 def test_export_captions_image_bytes_without_rnnkit(trained, scenes, tmp_path):

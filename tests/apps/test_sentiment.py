@@ -1,8 +1,6 @@
 """`SentimentPipeline` end to end on small data: fit, predict, evaluate, save/load, export."""
 
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -12,6 +10,8 @@ import tensorflow as tf
 
 from rnnkit.apps.sentiment import SentimentPipeline, generate_tweets
 from rnnkit.layers import LSTMCell, Recurrent
+
+from ..helpers import serve_without_rnnkit
 
 SMALL = {"units": 8, "embedding_dim": 8, "max_len": 12, "vocab_size": 500}
 TEXTS = ["so good", "not good at all", "it starts at 8", "great stuff", "awful day", "watching tv"] * 4
@@ -168,32 +168,12 @@ def test_save_run_writes_the_run_folder(trained, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
 
 
-RELOAD = """
-import json, sys
-sys.modules["rnnkit"] = None  # `import rnnkit` now fails: the export must stand alone
-import tensorflow as tf
-served = tf.saved_model.load(sys.argv[1])
-texts = json.loads(open(sys.argv[2]).read())
-result = served.serve(tf.constant(texts))
-print(json.dumps({"labels": [x.decode() for x in result["label"].numpy()],
-                  "probabilities": result["probabilities"].numpy().tolist()}))
-"""
-
-
 def test_export_serves_raw_strings_without_rnnkit(trained, tmp_path):
     pipeline, test = trained
     path = pipeline.export(tmp_path / "saved_model")
     texts = [*test.text[:10], "", "good " * 200_000]
-    (tmp_path / "texts.json").write_text(json.dumps(texts))
-    completed = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(path), str(tmp_path / "texts.json")],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    served = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert served["labels"] == pipeline.predict(texts)
+    served = serve_without_rnnkit(path, "serve", [texts])
+    assert served["label"] == pipeline.predict(texts)
     np.testing.assert_allclose(served["probabilities"], pipeline.predict_proba(texts).to_numpy(), atol=1e-5)
 
 

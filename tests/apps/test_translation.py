@@ -1,8 +1,6 @@
 """`TranslationPipeline` end to end on small generated data: fit, translate, save, export, CLI."""
 
 import json
-import subprocess
-import sys
 import warnings
 
 import keras
@@ -14,6 +12,8 @@ import tensorflow as tf
 from rnnkit.apps.cli import main
 from rnnkit.apps.generation import END_ID, START_ID, detokenize, split_punctuation
 from rnnkit.apps.translation import Seq2Seq, TranslationPipeline, generate_pairs, load_default
+
+from ..helpers import serve_all_without_rnnkit
 
 SENTENCES = ["the small dog sees a cat .", "two old birds eat the red apple near a house .", ""]
 
@@ -121,31 +121,17 @@ def test_save_and_load_translate_the_same(trained, tmp_path):
         assert loaded.translate(SENTENCES, method=method) == pipeline.translate(SENTENCES, method=method)
 
 
-RELOAD = """
-import json, sys
-sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on
-import tensorflow as tf
-root = sys.argv[1]
-texts = json.load(open(root + "/texts.json"))
-model = tf.saved_model.load(root + "/export")  # keep a reference: it owns the variables
-out = {name: [t.decode() for t in getattr(model, name)(tf.constant(texts)).numpy()]
-       for name in ("serve", "translate", "translate_greedy", "translate_beam")}
-json.dump(out, open(root + "/served.json", "w"))
-"""
-
-
 def test_export_translates_strings_without_rnnkit(trained, tmp_path):
     pipeline, _ = trained
     texts = [*SENTENCES, "the zyzzyva sees a qwerty .", " ".join(["a cat"] * 40)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the long sentence's truncation warning
         expected = {method: pipeline.translate(texts, method=method) for method in ("greedy", "beam")}
-    pipeline.export(tmp_path / "export")
-    (tmp_path / "texts.json").write_text(json.dumps(texts))
-    subprocess.run(
-        [sys.executable, "-c", RELOAD, str(tmp_path)], check=True, capture_output=True, timeout=300
+    path = pipeline.export(tmp_path / "export")
+    endpoints = ("serve", "translate", "translate_greedy", "translate_beam")
+    served = dict(
+        zip(endpoints, serve_all_without_rnnkit([(path, name, [texts]) for name in endpoints]), strict=True)
     )
-    served = json.loads((tmp_path / "served.json").read_text())
     assert served["translate_greedy"] == expected["greedy"]
     assert served["translate_beam"] == served["translate"] == served["serve"] == expected["beam"]
     signature = tf.saved_model.load(str(tmp_path / "export")).signatures["translate"]

@@ -1,8 +1,5 @@
 """`AttentionCell`: the step against NumPy, the mask, every cell, both layers, save, export."""
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -11,7 +8,7 @@ import tensorflow as tf
 from rnnkit import layers as rk
 from rnnkit.layers.attention import AttentionCell
 
-from ..helpers import assert_close
+from ..helpers import assert_close, serve_without_rnnkit
 
 B, S, D, F, UNITS = 3, 5, 6, 4, 7
 MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], "float32")
@@ -158,18 +155,6 @@ def test_config_round_trip_and_keras_file(tmp_path):
     assert_close(loaded(_decoder_inputs()), expected)
 
 
-RELOAD = """
-import sys
-sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on
-import numpy as np
-import tensorflow as tf
-root = sys.argv[1]
-reloaded = tf.saved_model.load(root + "/export")
-x, memory, mask = (np.load(f"{root}/{name}.npy") for name in ("x", "memory", "mask"))
-np.save(root + "/served.npy", reloaded.serve(tf.constant(x), tf.constant(memory), tf.constant(mask)).numpy())
-"""
-
-
 def test_export_serves_without_rnnkit(tmp_path):
     model = Decoder(score="dot")
     inputs = _decoder_inputs()
@@ -186,12 +171,7 @@ def test_export_serves_without_rnnkit(tmp_path):
         ],
     )
     archive.write_out(str(tmp_path / "export"), verbose=False)
-    for name, value in zip(("x", "memory", "mask"), inputs, strict=True):
-        np.save(tmp_path / f"{name}.npy", value)
-    subprocess.run(
-        [sys.executable, "-c", RELOAD, str(tmp_path)], check=True, capture_output=True, timeout=300
-    )
-    assert_close(np.load(tmp_path / "served.npy"), expected)
+    assert_close(serve_without_rnnkit(tmp_path / "export", "serve", inputs), expected)
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,6 @@ compute them from the arguments checked here) and its speed.
 """
 
 import importlib
-import json
-import subprocess
-import sys
 import zipfile
 
 import keras
@@ -30,6 +27,8 @@ import tensorflow as tf
 from keras.src import backend as keras_backend
 
 from rnnkit.layers import GRUCell, LeakyRNNCell, LSTMCell, Recurrent, SimpleRNNCell, fused
+
+from ..helpers import serve_without_rnnkit
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(5, 7, 3)).astype("float32")
@@ -207,18 +206,6 @@ def op_types(concrete_function):
     return types
 
 
-SERVE = """
-import json, sys
-import numpy as np
-sys.modules["rnnkit"] = None  # the export must not need rnnkit
-import tensorflow as tf
-assert not tf.config.list_logical_devices("GPU")
-x = np.array(json.loads(sys.argv[2]), "float32")
-loaded = tf.saved_model.load(sys.argv[1])  # kept: it owns the variables
-print(json.dumps(loaded.serve(x).numpy().tolist()))
-"""
-
-
 def test_forced_cudnn_traces_stay_out_of_exports_and_keras_files(monkeypatch, tmp_path):
     model = lstm_model()
     padded = X * RIGHT_PADDED[:, :, None]  # Masking: the zero steps are right padding
@@ -236,12 +223,7 @@ def test_forced_cudnn_traces_stay_out_of_exports_and_keras_files(monkeypatch, tm
         assert not any(b"Cudnn" in archive.read(name) for name in archive.namelist())
     monkeypatch.undo()
 
-    env = {"CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
-    served = subprocess.run(
-        [sys.executable, "-c", SERVE, str(tmp_path / "export"), json.dumps(padded.tolist())],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
-    assert served.returncode == 0, served.stderr[-2000:]
-    np.testing.assert_allclose(json.loads(served.stdout), expected, rtol=1e-5, atol=1e-5)
+    served = serve_without_rnnkit(tmp_path / "export", "serve", [padded])  # CPU only, no rnnkit
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-5)
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded(padded), expected, rtol=1e-5, atol=1e-5)
