@@ -242,6 +242,15 @@ class Pipeline:
         _replace_text(path, fingerprint)
         return backup_dir
 
+    @property
+    def is_fitted(self):
+        """Whether the pipeline has a trained model (from `fit` or `load`)."""
+        return self.model is not None
+
+    def clone(self):
+        """A new, untrained pipeline with the same hyper-parameters."""
+        return type(self).from_config(self.get_config())
+
     def _check_fitted(self, verb):
         if self.model is None:
             raise ValueError(

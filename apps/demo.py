@@ -215,7 +215,7 @@ def run_forecast_demo(out, cell="gru", epochs=10, overwrite=False, verbose=1, se
     )
     table = pipeline.backtest(series, start=split)
     metrics = table.drop(columns=["fold", "origin"]).groupby("model").mean()
-    pipeline.save_run(out, metrics.to_dict(orient="index"), series, overwrite=overwrite)
+    pipeline.save_run(out, metrics.to_dict(orient="index"), series, table, overwrite=overwrite)
     reloaded = tf.saved_model.load(str(out / "saved_model"))
     window = series.iloc[-48:].to_numpy(dtype="float32")[None]
     served = reloaded.serve(tf.constant(window))["forecast"].numpy()[0, :, 0]

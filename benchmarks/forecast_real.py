@@ -70,7 +70,7 @@ def run(name, args):
         **config,
         cell=args.cell,
         units=args.units,
-        strategy=args.strategy,
+        multi_step=args.multi_step,
         learning_rate=args.learning_rate,
         dropout=args.dropout,
         seed=args.seed,
@@ -111,7 +111,7 @@ def report(results, args):
             f"## {name}: {config['target']}, {config['horizon']} steps ahead from {config['lookback']}, "
             f"m = {config['season']}, {folds} folds",
             "",
-            f"rnnkit: {args.cell} cell, {args.units} units, {args.strategy}; trained {minutes:.1f} min "
+            f"rnnkit: {args.cell} cell, {args.units} units, {args.multi_step}; trained {minutes:.1f} min "
             f"({epochs} epochs).",
             "",
             "| model | MASE | MAE | RMSE | sMAPE |",
@@ -134,7 +134,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--cell", default="gru")
     parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--strategy", default="direct")
+    parser.add_argument("--multi-step", default="direct", help="direct or autoregressive")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--epochs", type=int, default=30)

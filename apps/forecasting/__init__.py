@@ -1,6 +1,7 @@
 """Time-series forecasting: the pipeline, validated series, baselines and forecast metrics."""
 
 from . import metrics
+from .backtest import backtest
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .data import generate_series, read_series
 from .pipeline import ForecastPipeline
@@ -12,6 +13,7 @@ __all__ = [
     "LastValue",
     "LinearAutoregression",
     "SeasonalNaive",
+    "backtest",
     "generate_series",
     "metrics",
     "prepare_series",

@@ -20,7 +20,7 @@ def add_arguments(parser):
     )
     parser.add_argument("--lookback", type=int, default=48)
     parser.add_argument("--horizon", type=int, default=12)
-    parser.add_argument("--strategy", default="direct", help="direct or autoregressive")
+    parser.add_argument("--multi-step", default="direct", help="direct or autoregressive")
     parser.add_argument("--quantiles", type=float, nargs="*", default=None, help="e.g. 0.1 0.5 0.9")
     parser.add_argument("--fill", default=None, help="interpolate, ffill or zero (default: reject gaps)")
     parser.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
@@ -49,7 +49,7 @@ def run(args, verbose):
             fill=args.fill,
             cell=args.cell,
             units=args.units,
-            strategy=args.strategy,
+            multi_step=args.multi_step,
             quantiles=args.quantiles,
         )
         pipeline.check_run_folder(out, args.overwrite)  # before training
@@ -64,7 +64,7 @@ def run(args, verbose):
         )
         table = pipeline.backtest(series, start=split)
         metrics = table.drop(columns=["fold", "origin"]).groupby("model").mean().to_dict(orient="index")
-        pipeline.save_run(out, metrics, series, overwrite=args.overwrite)
+        pipeline.save_run(out, metrics, series, table, overwrite=args.overwrite)
         return _summary(table, out)
     pipeline = ForecastPipeline.load(out / "pipeline")
     if args.verb == "backtest":

@@ -21,14 +21,14 @@ from ..checks import (
     check_seed,
     preview,
 )
-from . import metrics as forecast_metrics
+from .backtest import backtest, score
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
 
 __all__ = ["ForecastPipeline"]
 
 SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
-STRATEGIES = ("direct", "autoregressive")
+MULTI_STEP = ("direct", "autoregressive")
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -157,7 +157,7 @@ class ForecastPipeline(Pipeline):
     """Multi-step forecasting of `target` columns from the last `lookback` steps.
 
     raw history `(lookback, features)` -> scaler (fitted on the training part) ->
-    `Recurrent(cell)` -> a head for all `horizon` steps at once (`strategy="direct"`), or
+    `Recurrent(cell)` -> a head for all `horizon` steps at once (`multi_step="direct"`), or
     one step fed back `horizon` times (`"autoregressive"`) -> added to the last observed
     value (`FromLastValue`) -> inverse scaling.
 
@@ -173,7 +173,8 @@ class ForecastPipeline(Pipeline):
         fill: None (reject gaps and NaN), "interpolate", "ffill" or "zero".
         cell: "rnn", "lstm", "gru", "leaky", "esn" or a cell instance (default "gru").
         units, layers: size and depth of the recurrent part (default 64, 1).
-        strategy: "direct" or "autoregressive" (default "direct").
+        multi_step: "direct" or "autoregressive" (default "direct"); formerly `strategy`,
+            a name now left to `fit(strategy=...)`, the `tf.distribute.Strategy`.
         quantiles: None for point forecasts (MSE), or increasing levels in (0, 1) such as
             [0.1, 0.5, 0.9] (pinball loss); the point forecast is then the middle level.
         scaler: "standard", "minmax" or "robust" (scikit-learn), fitted on training data.
@@ -195,7 +196,7 @@ class ForecastPipeline(Pipeline):
         cell="gru",
         units=64,
         layers=1,
-        strategy="direct",
+        multi_step="direct",
         quantiles=None,
         scaler="standard",
         season=None,
@@ -203,8 +204,16 @@ class ForecastPipeline(Pipeline):
         batch_size=64,
         learning_rate=1e-3,
         seed=0,
+        **renamed,
     ):
         super().__init__()
+        if "strategy" in renamed:
+            raise ValueError(
+                'Argument `strategy` of ForecastPipeline is now `multi_step` ("direct" or '
+                '"autoregressive"); `strategy` is left to `fit(strategy=...)`, a tf.distribute.Strategy.'
+            )
+        if renamed:
+            raise TypeError(f"ForecastPipeline() got unexpected keyword arguments {sorted(renamed)}")
         self.target = _check_columns("target", target)
         self.covariates = _check_columns("covariates", covariates)
         self.lookback = check_positive_int("lookback", lookback)
@@ -215,7 +224,7 @@ class ForecastPipeline(Pipeline):
         self.cell = check_cell(cell, units)
         self.units = check_positive_int("units", units)
         self.layers = check_positive_int("layers", layers)
-        self.strategy = check_choice("strategy", strategy, STRATEGIES)
+        self.multi_step = check_choice("multi_step", multi_step, MULTI_STEP)
         if quantiles is not None:
             try:
                 quantiles = [float(q) for q in quantiles]
@@ -348,7 +357,7 @@ class ForecastPipeline(Pipeline):
         h = inputs
         for _ in range(self.layers - 1):
             h = Recurrent(self.new_cell(), return_sequences=True, bptt_steps=self.bptt_steps)(h)
-        if self.strategy == "direct":
+        if self.multi_step == "direct":
             h = Recurrent(self.new_cell(), bptt_steps=self.bptt_steps)(h)
             h = keras.layers.Dropout(self.dropout)(h)
             outputs = keras.layers.Dense(self.horizon * n_targets * n_quantiles, name="head")(h)
@@ -363,11 +372,20 @@ class ForecastPipeline(Pipeline):
         shape = (self.horizon, n_targets, n_quantiles) if self.quantiles else (self.horizon, n_targets)
         outputs = keras.layers.Reshape(shape, name="deltas")(outputs)
         outputs = FromLastValue(n_targets, name="forecast")(inputs, outputs)
-        model = keras.Model(inputs, outputs, name=f"forecast_{self.strategy}")
+        model = keras.Model(inputs, outputs, name=f"forecast_{self.multi_step}")
         loss = PinballLoss(self.quantiles) if self.quantiles else "mse"
         return compile_task(model, self.learning_rate, loss=loss)
 
     # Task verbs --------------------------------------------------------------------------
+
+    name = "rnnkit"  # its rows in a backtest
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "strategy" in config:  # a pipeline saved before `strategy` became `multi_step`
+            config["multi_step"] = config.pop("strategy")
+        return super().from_config(config)
 
     def _forecast_windows(self, windows):
         """Raw-scale forecasts for raw windows `(N, lookback, features)`."""
@@ -379,15 +397,27 @@ class ForecastPipeline(Pipeline):
             return forecasts
         return forecasts[..., len(self.quantiles) // 2]
 
+    def forecast(self, history, horizon=None):
+        """The next `horizon` (default and at most the pipeline's) steps after `history`, as
+        an array `(horizon, targets)`, or `(horizon, targets, quantiles)` with quantiles: the
+        forecaster interface of `backtest`."""
+        self._check_fitted("forecast")
+        horizon = self.horizon if horizon is None else check_positive_int("horizon", horizon)
+        if horizon > self.horizon:
+            raise ValueError(
+                f"Argument `horizon`: this pipeline forecasts up to {self.horizon} steps; got {horizon}."
+            )
+        series = self.check_data(history, argument="history")
+        return self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0, :horizon]
+
     def predict(self, history):
         """Forecasts after the end of `history`: a DataFrame indexed by the next `horizon` timestamps.
 
         Columns: one per target (the point forecast), plus `{target}_q{level}` per quantile.
         """
-        self._check_fitted("predict")
-        series = self.check_data(history, argument="history")
-        forecasts = self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0]
-        index = pd.date_range(series.index[-1], periods=self.horizon + 1, freq=self.state["freq"])[1:]
+        forecasts = self.forecast(history)
+        end = self.check_data(history, argument="history").index[-1]
+        index = pd.date_range(end, periods=self.horizon + 1, freq=self.state["freq"])[1:]
         frame = pd.DataFrame(self._point(forecasts), index=index, columns=self.state["targets"])
         for k, level in enumerate(self.quantiles or []):
             for t, target in enumerate(self.state["targets"]):
@@ -402,25 +432,49 @@ class ForecastPipeline(Pipeline):
         """
         self._check_fitted("evaluate")
         start = max(self.lookback, self.state["season"] + 1)
-        n = len(self.check_data(series, argument="series"))
-        if n < start + self.horizon:
+        series = self.check_data(series, argument="series")
+        if len(series) < start + self.horizon:
             raise ValueError(
-                f"Argument `series` has {n} steps; evaluate needs {start + self.horizon}: {start} before "
-                f"the first forecast (lookback, and more than season={self.state['season']} for MASE) "
-                f"and horizon={self.horizon} after."
+                f"Argument `series` has {len(series)} steps; evaluate needs {start + self.horizon}: {start} "
+                f"before the first forecast (lookback, and more than season={self.state['season']} for "
+                f"MASE) and horizon={self.horizon} after."
             )
-        table = self.backtest(series, start=start, stride=1, baselines=False)
-        return table.drop(columns=["model", "fold", "origin"]).mean().to_dict()
+        values, n_targets = series.to_numpy(), len(self.state["targets"])
+        origins = range(start, len(series) - self.horizon + 1)
+        forecasts = self._forecast_windows(np.stack([values[o - self.lookback : o] for o in origins]))
+        rows = [
+            score(
+                values[o : o + self.horizon, :n_targets],
+                self._point(forecast),
+                values[:start, :n_targets],
+                self.state["season"],
+                quantiles=forecast if self.quantiles else None,
+                levels=self.quantiles,
+            )
+            for o, forecast in zip(origins, forecasts, strict=True)
+        ]
+        return pd.DataFrame(rows).mean().to_dict()
+
+    def baselines(self, targets, season):
+        """The baselines a backtest scores beside this pipeline, on its target columns."""
+        return [
+            LastValue(columns=targets),
+            SeasonalNaive(season, columns=targets),
+            LinearAutoregression(self.lookback, self.horizon, columns=targets),
+        ]
 
     def backtest(self, series, start=None, stride=None, refit=False, epochs=10, baselines=True):
-        """Rolling-origin evaluation: a row per fold and model, the baselines scored on the same folds.
+        """`backtest` (rnnkit.apps.forecasting.backtest) of this pipeline and its baselines.
+
+        This pipeline is never changed: untrained, or with `refit`, copies of it are trained.
 
         Args:
             series: a DataFrame of the same columns (prepared like the training data).
             start: the first forecast origin, a position or a timestamp (default: 80% in).
             stride: steps between origins (default `horizon`).
-            refit: retrain the pipeline (and the baselines) on everything before each origin.
-            epochs: training epochs for `refit`.
+            refit: train a fresh copy of the pipeline (and of the baselines) on everything
+                before each origin.
+            epochs: training epochs of those copies.
             baselines: also score last value, seasonal naive and linear autoregression.
 
         Returns:
@@ -428,92 +482,24 @@ class ForecastPipeline(Pipeline):
             pinball, coverage with quantiles).
         """
         series = self.check_data(series, argument="series")
-        n = len(series)
-        if start is None:
-            start = max(self.lookback, int(0.8 * n))
-        elif not isinstance(start, (int, np.integer)):
-            try:
-                start = int(series.index.get_indexer([pd.Timestamp(start)], method="bfill")[0])
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"Argument `start` must be a position or a timestamp. Received: start={start!r}"
-                ) from None
-        stride = self.horizon if stride is None else check_positive_int("stride", stride)
-        origins = list(range(start, n - self.horizon + 1, stride))
-        # checked before any (re)fit: MASE's in-sample scale needs more than one season
+        targets = self._columns(series)[0]
         season = self.state["season"] if self.state else self.season or seasonal_period(series.index.freqstr)
-        before = max(self.lookback, season + 1)
-        if start < before or not origins:
-            raise ValueError(
-                f"Argument `start`: the first origin needs {before} steps before it (lookback, and more "
-                f"than season={season} for MASE) and {self.horizon} after; the series has {n} steps."
-            )
-        if self.model is None and not refit:
-            self.fit(series.iloc[:start], epochs=epochs, verbose=0)
-        values = series.to_numpy()
-        n_targets = len(self.state["targets"]) if self.state else len(self._columns(series)[0])
-        insample = values[:start, :n_targets]  # MASE's scale: the part before the first origin
+        return backtest(
+            [self, *(self.baselines(targets, season) if baselines else [])],
+            series,
+            horizon=self.horizon,
+            start=start,
+            stride=stride,
+            refit=refit,
+            targets=targets,
+            season=season,
+            fit_kwargs={self.name: {"epochs": check_positive_int("epochs", epochs), "verbose": 0}},
+        )
 
-        def baselines_fitted_on(train):
-            if not baselines:
-                return {}
-            m = self.season or seasonal_period(series.index.freqstr)
-            models = {
-                "last value": LastValue(),
-                "seasonal naive": SeasonalNaive(m),
-                "linear autoregression": LinearAutoregression(self.lookback, self.horizon),
-            }
-            return {name: model.fit(train) for name, model in models.items()}
-
-        if refit:  # retrain everything on all that precedes each origin
-            rnn, fitted = [], []
-            for origin in origins:
-                self.fit(series.iloc[:origin], epochs=epochs, verbose=0)
-                rnn.append(self._forecast_windows(values[None, origin - self.lookback : origin])[0])
-                fitted.append(baselines_fitted_on(values[:origin, :n_targets]))
-            rnn = np.stack(rnn)
-        else:
-            windows = np.stack([values[o - self.lookback : o] for o in origins])
-            rnn = self._forecast_windows(windows)
-            fitted = [baselines_fitted_on(insample)] * len(origins)
-        m = self.state["season"]
-        rows = []
-        for fold, origin in enumerate(origins):
-            truth = values[origin : origin + self.horizon, :n_targets]
-            for name, model in {"rnnkit": None, **fitted[fold]}.items():
-                if model is None:
-                    forecast, quantiles = self._point(rnn[fold]), rnn[fold] if self.quantiles else None
-                else:
-                    forecast, quantiles = model.forecast(values[:origin, :n_targets], self.horizon), None
-                row = {
-                    "model": name,
-                    "fold": fold,
-                    "origin": series.index[origin],
-                    "mae": forecast_metrics.mae(truth, forecast),
-                    "rmse": forecast_metrics.rmse(truth, forecast),
-                    "mase": forecast_metrics.mase(
-                        truth, forecast, insample[:, 0] if n_targets == 1 else insample, m
-                    ),
-                    "smape": forecast_metrics.smape(truth, forecast),
-                }
-                if self.quantiles:
-                    row["pinball"] = (
-                        np.nan
-                        if quantiles is None
-                        else forecast_metrics.pinball(truth, quantiles, self.quantiles)
-                    )
-                    row["coverage"] = (
-                        np.nan
-                        if quantiles is None
-                        else forecast_metrics.coverage(truth, quantiles[..., 0], quantiles[..., -1])
-                    )
-                rows.append(row)
-        return pd.DataFrame(rows)
-
-    def plots(self, series, start=None):
-        """The last fold's forecast against the truth (with the interval), and errors by fold and step."""
+    def plots(self, series, table):
+        """The forecast from the last origin of a backtest `table` against the truth (with the
+        interval), and each model's error by fold and its mean MASE."""
         series = self.check_data(series, argument="series")
-        table = self.backtest(series, start=start)
         origin = series.index.get_loc(table.origin.iloc[-1])
         history = series.iloc[:origin]
         forecast = self.predict(history)
@@ -539,19 +525,15 @@ class ForecastPipeline(Pipeline):
         figure.autofmt_xdate()
 
         errors = Figure(figsize=(9, 3.5))
-        by_fold, by_step = errors.subplots(1, 2)
+        by_fold, by_model = errors.subplots(1, 2)
         for name, rows in table.groupby("model", sort=False):
             by_fold.plot(rows.fold, rows.mae, marker=".", label=name)
         by_fold.set(xlabel="fold", ylabel="MAE", title="error by backtest fold")
         by_fold.legend()
-        n_targets = len(self.state["targets"])
-        values = series.to_numpy()
-        origins = [series.index.get_loc(o) for o in table.origin.unique()]
-        windows = np.stack([values[o - self.lookback : o] for o in origins])
-        truth = np.stack([values[o : o + self.horizon, :n_targets] for o in origins])
-        step_error = np.abs(self._point(self._forecast_windows(windows)) - truth).mean(axis=(0, 2))
-        by_step.bar(np.arange(1, self.horizon + 1), step_error)
-        by_step.set(xlabel="horizon step", ylabel="MAE", title="rnnkit error by horizon step")
+        mase = table.groupby("model", sort=False).mase.mean()
+        by_model.barh(mase.index, mase.to_numpy())
+        by_model.axvline(1.0, color="gray", linestyle="--")
+        by_model.set(xlabel="MASE (below 1 beats seasonal naive in-sample)", title="mean MASE by model")
         return {"forecast": figure, "backtest_error": errors}
 
     # Export ------------------------------------------------------------------------------

@@ -1,14 +1,12 @@
 """`ForecastPipeline` end to end on a tiny hourly series (issue 5, in progress)."""
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from rnnkit.apps.forecasting.pipeline import ForecastPipeline
+
+from ..helpers import serve_without_rnnkit
 
 SMALL = {"lookback": 24, "horizon": 6, "units": 8, "batch_size": 32}
 
@@ -22,11 +20,11 @@ def hourly(n=400, seed=0):
     )
 
 
-@pytest.mark.parametrize("strategy", ["direct", "autoregressive"])
+@pytest.mark.parametrize("multi_step", ["direct", "autoregressive"])
 @pytest.mark.parametrize("quantiles", [None, [0.1, 0.5, 0.9]], ids=["point", "quantiles"])
-def test_fit_predict_backtest(strategy, quantiles):
+def test_fit_predict_backtest(multi_step, quantiles):
     series = hourly()
-    pipeline = ForecastPipeline(**SMALL, strategy=strategy, quantiles=quantiles)
+    pipeline = ForecastPipeline(**SMALL, multi_step=multi_step, quantiles=quantiles)
     history = pipeline.fit(series.iloc[:300], epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert pipeline.state["targets"] == ["y"] and pipeline.state["covariates"] == ["x"]
@@ -45,11 +43,11 @@ def test_fit_predict_backtest(strategy, quantiles):
     assert table[["mae", "rmse", "mase", "smape"]].notna().all().all()
 
 
-@pytest.mark.parametrize("strategy", ["direct", "autoregressive"])
-def test_truncated_bptt_reaches_every_recurrent_layer(strategy, tmp_path):
+@pytest.mark.parametrize("multi_step", ["direct", "autoregressive"])
+def test_truncated_bptt_reaches_every_recurrent_layer(multi_step, tmp_path):
     from rnnkit.layers import Recurrent
 
-    pipeline = ForecastPipeline(**SMALL, layers=2, strategy=strategy, bptt_steps=8)
+    pipeline = ForecastPipeline(**SMALL, layers=2, multi_step=multi_step, bptt_steps=8)
     history = pipeline.fit(hourly().iloc[:300], epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     recurrent = [layer for layer in pipeline.model._flatten_layers() if isinstance(layer, Recurrent)]
@@ -69,30 +67,12 @@ def test_scaling_is_learned_from_training_data_only():
     np.testing.assert_allclose(minmax.state["offset"], series.iloc[:200].min().to_numpy())
 
 
-RELOAD = """
-import json, sys
-sys.modules["rnnkit"] = None
-import numpy as np, tensorflow as tf
-reloaded = tf.saved_model.load(sys.argv[1])
-window = np.load(sys.argv[2])
-print(json.dumps({k: v.numpy().tolist() for k, v in reloaded.serve(tf.constant(window)).items()}))
-"""
-
-
 def test_export_takes_raw_history_and_returns_raw_forecasts(tmp_path):
     series = hourly()
     pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
     pipeline.fit(series.iloc[:300], epochs=1, verbose=0)
     path = pipeline.export(tmp_path / "saved_model")
-    np.save(tmp_path / "window.npy", series.iloc[276:300].to_numpy(dtype="float32")[None])
-    completed = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(path), str(tmp_path / "window.npy")],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    served = json.loads(completed.stdout.strip().splitlines()[-1])
+    served = serve_without_rnnkit(path, "serve", [series.iloc[276:300].to_numpy(dtype="float32")[None]])
     expected = pipeline.predict(series.iloc[:300])
     np.testing.assert_allclose(np.asarray(served["forecast"])[0, :, 0], expected["y"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(
@@ -103,7 +83,7 @@ def test_export_takes_raw_history_and_returns_raw_forecasts(tmp_path):
 @pytest.mark.parametrize("quantiles", [None, [0.2, 0.5, 0.8]], ids=["point", "quantiles"])
 def test_save_load_round_trip(tmp_path, quantiles):
     series = hourly()
-    pipeline = ForecastPipeline(**SMALL, strategy="autoregressive", quantiles=quantiles)
+    pipeline = ForecastPipeline(**SMALL, multi_step="autoregressive", quantiles=quantiles)
     pipeline.fit(series.iloc[:300], epochs=1, verbose=0)
     restored = ForecastPipeline.load(pipeline.save(tmp_path / "pipeline"))
     pd.testing.assert_frame_equal(restored.predict(series.iloc[:300]), pipeline.predict(series.iloc[:300]))
@@ -130,7 +110,8 @@ def test_bad_series_fail_before_training(make, call, argument):
     [
         ({"horizon": 0}, "horizon"),
         ({"lookback": -1}, "lookback"),
-        ({"strategy": "seq2seq"}, "strategy"),
+        ({"multi_step": "seq2seq"}, "multi_step"),
+        ({"strategy": "direct"}, "multi_step"),  # the old name, refused with the new one
         ({"quantiles": [0.9, 0.1]}, "quantiles"),
         ({"scaler": "log"}, "scaler"),
         ({"cell": "tcn"}, "cell"),
@@ -161,15 +142,20 @@ def test_default_series_is_seeded_and_regular():
     assert np.corrcoef(a.temperature.to_numpy()[:-3], rest[3:])[0, 1] > 0.5
 
 
-def test_refit_backtest_and_plots():
+def test_refit_backtest_trains_copies_and_plots_take_its_table():
     series = hourly()
     pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
-    table = pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)  # fits itself
-    assert pipeline.model is not None and set(table.fold) == {0, 1, 2}
-    # refit: the last fit saw everything before the last origin (scaler fitted on it)
-    np.testing.assert_allclose(pipeline.state["offset"], series.iloc[:380].mean().to_numpy())
+    table = pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)
+    assert pipeline.model is None and pipeline.state is None  # copies were trained, not it
+    assert set(table.fold) == {0, 1, 2} and table.model.nunique() == 4
     assert table.loc[table.model == "rnnkit", "coverage"].between(0, 1).all()
-    figures = pipeline.plots(series, start=340)
+    assert table.loc[table.model != "rnnkit", ["pinball", "coverage"]].isna().all().all()
+    pipeline.fit(series.iloc[:340], epochs=1, verbose=0)
+    weights = [w.copy() for w in pipeline.model.get_weights()]
+    pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)
+    for before, after in zip(weights, pipeline.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    figures = pipeline.plots(series, table)
     assert set(figures) == {"forecast", "backtest_error"}
 
 
@@ -212,3 +198,9 @@ def test_non_numeric_target_is_rejected():
     frame = hourly().assign(label="a")
     with pytest.raises(ValueError, match="'label' is not numeric"):
         ForecastPipeline(**SMALL, target="label").fit(frame, epochs=1)
+
+
+def test_a_config_saved_before_the_multi_step_rename_still_loads():
+    config = ForecastPipeline(**SMALL, multi_step="autoregressive").get_config()
+    config["strategy"] = config.pop("multi_step")  # as pipelines saved before the rename hold it
+    assert ForecastPipeline.from_config(config).multi_step == "autoregressive"

@@ -50,7 +50,7 @@ def train_sentiment(seed=SEED):
 def train_forecast(seed=SEED):
     pipeline = ForecastPipeline(
         **FORECAST,
-        strategy="autoregressive",
+        multi_step="autoregressive",
         quantiles=[0.1, 0.5, 0.9],
         time_col="time",  # a DatetimeIndex serves as well; a CSV (the command line) needs the column
         seed=seed,

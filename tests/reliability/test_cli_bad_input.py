@@ -197,7 +197,7 @@ FORECAST_CASES = [
     pytest.param(forecast("train", "series.csv", "--lookback", "-5"), "`lookback`", id="negative-lookback"),
     pytest.param(forecast("train", "series.csv", "--quantiles", "0.9", "0.1"), "`quantiles`", id="quantiles"),
     pytest.param(
-        forecast("train", "series.csv", "--strategy", "seq2seq"), "`strategy`", id="unknown-strategy"
+        forecast("train", "series.csv", "--multi-step", "seq2seq"), "`multi_step`", id="unknown-multi-step"
     ),
     pytest.param(forecast("train", "series.csv", "--val-split", "0"), "`--val-split`", id="val-split-0"),
     pytest.param(

@@ -67,7 +67,7 @@ for name, strategy in strategies.items():
     sentiment = SentimentPipeline(**setup["sentiment"], seed=setup["seed"])
     history = sentiment.fit(TEXTS, LABELS, epochs=setup["epochs"], strategy=strategy, verbose=0).history
     scores = sentiment.evaluate(TEXTS, LABELS)
-    forecast = ForecastPipeline(**setup["forecast"], strategy="autoregressive", quantiles=[0.1, 0.5, 0.9],
+    forecast = ForecastPipeline(**setup["forecast"], multi_step="autoregressive", quantiles=[0.1, 0.5, 0.9],
                                 seed=setup["seed"])
     forecast_history = forecast.fit(SERIES.iloc[:90], epochs=setup["epochs"], strategy=strategy, verbose=0)
     results[name] = {
