@@ -1,4 +1,4 @@
-"""`ForecastPipeline` end to end on a tiny hourly series (issue 5, in progress)."""
+"""`ForecastPipeline` end to end on a tiny hourly series: fit, predict, backtest, save, export, CLI."""
 
 import numpy as np
 import pandas as pd
