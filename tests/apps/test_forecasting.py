@@ -6,18 +6,10 @@ import pytest
 
 from rnnkit.apps.forecasting.pipeline import ForecastPipeline
 
+from ..data import hourly
 from ..helpers import serve_without_rnnkit
 
 SMALL = {"lookback": 24, "horizon": 6, "units": 8, "batch_size": 32}
-
-
-def hourly(n=400, seed=0):
-    t = np.arange(n)
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {"y": 10 + 3 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.2, n), "x": np.cos(2 * np.pi * t / 24)},
-        index=pd.date_range("2024-01-01", periods=n, freq="h"),
-    )
 
 
 @pytest.mark.parametrize("multi_step", ["direct", "autoregressive"])

@@ -5,19 +5,11 @@ in closed form; `tests/apps/test_forecasting.py` backtests the RNN pipeline itse
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from rnnkit.apps.forecasting import LastValue, LinearAutoregression, SeasonalNaive, backtest, metrics
 
-
-def hourly(n=120, seed=0):
-    t = np.arange(n)
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {"y": 5 + np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.1, n), "x": rng.normal(size=n)},
-        index=pd.date_range("2024-01-01", periods=n, freq="h"),
-    )
+from ..data import hourly
 
 
 class Mean:
@@ -45,7 +37,7 @@ class Mean:
 def test_last_value_folds_are_the_closed_form():
     """MAE of the last value at origin o: mean over h of |y_{o+h} - y_{o-1}|, and MASE divides it
     by the in-sample mean |y_t - y_{t-m}| before the first origin."""
-    series = hourly()
+    series = hourly(120)
     table = backtest([LastValue(columns=["y"])], series, horizon=6, start=60, targets=["y"], season=24)
     y = series.y.to_numpy()
     origins = range(60, 120 - 6 + 1, 6)
@@ -61,17 +53,17 @@ def test_last_value_folds_are_the_closed_form():
 def test_refit_fits_a_fresh_copy_before_each_origin_and_never_the_forecaster_passed():
     fits = []
     mean = Mean(fits)
-    table = backtest({"m": mean}, hourly(), horizon=6, start=60, stride=20, refit=True)
+    table = backtest({"m": mean}, hourly(120), horizon=6, start=60, stride=20, refit=True)
     assert fits == [60, 80, 100] and not mean.is_fitted  # copies, on all before each origin
-    level = hourly().y.to_numpy()[:80].mean()  # the second fold's copy saw 80 steps
+    level = hourly(120).y.to_numpy()[:80].mean()  # the second fold's copy saw 80 steps
     second = table[table.fold == 1].iloc[0]
-    assert second.mae == pytest.approx(np.abs(hourly().y.to_numpy()[80:86] - level).mean())
+    assert second.mae == pytest.approx(np.abs(hourly(120).y.to_numpy()[80:86] - level).mean())
 
 
 def test_without_refit_a_fitted_forecaster_is_used_as_is_and_an_unfitted_one_is_copied():
     fits = []
-    unfitted, fitted = Mean(fits), Mean(fits).fit(hourly().iloc[:30])
-    backtest({"unfitted": unfitted, "fitted": fitted}, hourly(), horizon=6, start=60)
+    unfitted, fitted = Mean(fits), Mean(fits).fit(hourly(120).iloc[:30])
+    backtest({"unfitted": unfitted, "fitted": fitted}, hourly(120), horizon=6, start=60)
     assert fits == [30, 60] and not unfitted.is_fitted  # the fitted one is not fitted again
 
 
@@ -84,7 +76,7 @@ def test_every_forecaster_is_scored_on_the_same_folds_with_its_quantiles_or_nan(
             point = super().forecast(history, horizon)
             return np.stack([point - 1, point, point + 1], axis=-1)
 
-    series = hourly()
+    series = hourly(120)
     forecasters = [
         Interval(columns=["y"]),
         SeasonalNaive(24, columns=["y"]),
@@ -101,7 +93,7 @@ def test_every_forecaster_is_scored_on_the_same_folds_with_its_quantiles_or_nan(
 
 
 def test_baselines_read_their_columns_of_a_frame_or_every_column_of_an_array():
-    series = hourly()
+    series = hourly(120)
     assert LastValue(columns=["y"]).forecast(series, 3).shape == (3, 1)
     assert LastValue().forecast(series.to_numpy(), 3).shape == (3, 2)
     model = LinearAutoregression(24, 6, columns=["x", "y"]).fit(series)
@@ -122,12 +114,12 @@ def test_baselines_read_their_columns_of_a_frame_or_every_column_of_an_array():
 def test_bad_arguments_are_refused_before_any_fit(kwargs, match):
     fits = []
     with pytest.raises(ValueError, match=match):
-        backtest({"m": Mean(fits)}, hourly(), **{"horizon": 6, **kwargs})
+        backtest({"m": Mean(fits)}, hourly(120), **{"horizon": 6, **kwargs})
     assert fits == []
 
 
 def test_a_forecast_of_the_wrong_shape_names_the_forecaster():
     with pytest.raises(ValueError, match="'last value' returned a forecast of shape \\(6, 2\\)"):
-        backtest([LastValue()], hourly(), horizon=6, start=60, targets=["y"])
+        backtest([LastValue()], hourly(120), horizon=6, start=60, targets=["y"])
     with pytest.raises(ValueError, match="`series` must be a DataFrame with a DatetimeIndex"):
-        backtest([LastValue()], hourly().reset_index(), horizon=6)
+        backtest([LastValue()], hourly(120).reset_index(), horizon=6)

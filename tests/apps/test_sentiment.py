@@ -11,11 +11,10 @@ import tensorflow as tf
 from rnnkit.apps.sentiment import SentimentPipeline, generate_tweets
 from rnnkit.layers import LSTMCell, Recurrent
 
+from ..data import LABELS, TEXTS
 from ..helpers import serve_without_rnnkit
 
 SMALL = {"units": 8, "embedding_dim": 8, "max_len": 12, "vocab_size": 500}
-TEXTS = ["so good", "not good at all", "it starts at 8", "great stuff", "awful day", "watching tv"] * 4
-LABELS = ["positive", "negative", "neutral", "positive", "negative", "neutral"] * 4
 
 
 @pytest.fixture(scope="module")

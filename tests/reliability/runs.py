@@ -17,8 +17,7 @@ from rnnkit.apps.forecasting import ForecastPipeline
 from rnnkit.apps.language_model import LanguageModelPipeline, load_default
 from rnnkit.apps.sentiment import SentimentPipeline
 from rnnkit.apps.translation import TranslationPipeline, generate_pairs
-from tests.apps.test_forecasting import hourly
-from tests.apps.test_sentiment import LABELS, TEXTS
+from tests.data import LABELS, TEXTS, hourly
 
 SEED = 7  # a seed other than the default 0: the runs must follow `seed=`, not a default
 SENTIMENT = {"units": 8, "embedding_dim": 8, "max_len": 12, "vocab_size": 500, "batch_size": 8}

@@ -19,7 +19,7 @@ from rnnkit.apps.captioning import CaptionPipeline
 from rnnkit.apps.forecasting import ForecastPipeline
 from rnnkit.apps.sentiment import SentimentPipeline
 from rnnkit.apps.translation import TranslationPipeline
-from tests.apps.test_sentiment import LABELS, TEXTS
+from tests.data import LABELS, TEXTS
 
 from .runs import CAPTION, FORECAST, PAIRS, SCENES, SENTIMENT, SERIES, TRANSLATION, frame
 

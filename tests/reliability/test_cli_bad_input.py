@@ -20,7 +20,7 @@ from rnnkit.apps.forecasting import ForecastPipeline
 from rnnkit.apps.language_model import LanguageModelPipeline
 from rnnkit.apps.sentiment import SentimentPipeline
 from rnnkit.apps.translation import TranslationPipeline
-from tests.apps.test_sentiment import LABELS, TEXTS
+from tests.data import LABELS, TEXTS
 
 from .runs import DOCUMENTS, PAIRS, SCENES, SERIES
 

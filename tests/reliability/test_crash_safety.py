@@ -22,7 +22,7 @@ from rnnkit.apps.base import Pipeline
 from rnnkit.apps.cli import main
 from rnnkit.apps.export import write_atomically
 from rnnkit.apps.sentiment import SentimentPipeline
-from tests.apps.test_sentiment import LABELS, TEXTS
+from tests.data import LABELS, TEXTS
 
 TINY = {"units": 4, "embedding_dim": 4, "max_len": 12, "batch_size": 8}
 STEPS = math.ceil(len(TEXTS) / TINY["batch_size"])  # batches per epoch

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rnnkit.apps.sentiment import SentimentPipeline
-from tests.apps.test_sentiment import LABELS, TEXTS
+from tests.data import LABELS, TEXTS
 
 from .runs import SEED, SENTIMENT, train
 

@@ -58,7 +58,7 @@ else:  # one of the workers of TF_CONFIG
 
 from rnnkit.apps.forecasting import ForecastPipeline
 from rnnkit.apps.sentiment import SentimentPipeline
-from tests.apps.test_sentiment import LABELS, TEXTS
+from tests.data import LABELS, TEXTS
 from tests.reliability.runs import SERIES
 
 warnings.simplefilter("ignore")  # tiny data

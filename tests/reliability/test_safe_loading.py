@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.apps.test_sentiment import TEXTS
+from tests.data import TEXTS
 
 from .runs import DOCUMENTS, PAIRS, SCENES, SERIES
 
