@@ -8,8 +8,9 @@ OPS := $(VENV)/.rnnkit-ops
 .PHONY: demo test install bench lint clean
 
 # The demo builds the fused op on first use (one warning if it cannot: the plain loop runs).
+# Its runs go to ./runs/demo; run again, it replaces its own earlier runs there, nothing else.
 demo: $(STAMP)
-	$(BIN)/rnnkit demo
+	$(BIN)/rnnkit demo --overwrite
 
 # One pytest worker per core, each test file on one worker (its module fixtures run once).
 TEST_WORKERS ?= auto

@@ -13,11 +13,84 @@ one-line message.
 """
 
 import argparse
+import inspect
 import logging
 import os
 import sys
 
-__all__ = ["main"]
+__all__ = ["add_pipeline_arguments", "add_run_arguments", "holdout", "main", "pipeline_arguments"]
+
+
+def add_pipeline_arguments(parser, cls, helps, types=None):
+    """`--name` for each hyper-parameter `name` in `helps` (name: help text), with the type and
+    default of `cls.__init__`'s signature, so that a command line builds what Python builds.
+
+    `types` overrides a type (for a parameter whose default is None); a True/False default
+    gives `--name/--no-name`.
+    """
+    parameters = inspect.signature(cls.__init__).parameters
+    for name, help in helps.items():
+        default = parameters[name].default
+        flag = "--" + name.replace("_", "-")
+        text = f"{help + ' ' if help else ''}(default {default})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        else:
+            kind = (types or {}).get(name, str if default is None else type(default))
+            parser.add_argument(flag, type=kind, default=default, help=text)
+
+
+def pipeline_arguments(args, helps):
+    """The hyper-parameters `add_pipeline_arguments(..., helps)` added, as keyword arguments."""
+    return {name: getattr(args, name) for name in helps}
+
+
+def add_run_arguments(parser, default):
+    """`--out` (where `train` writes its run), `--run` (the run the other verbs read),
+    `--overwrite` and `--quiet`. `main` resolves both into `args.out`."""
+    parser.add_argument("--out", help=f"train: the run folder to write (default {default})")
+    parser.add_argument(
+        "--run", help=f"the run folder to read (default {default}); --out is its deprecated alias here"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace what the run folder already holds")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(default_run=default)
+
+
+def _run_folder(args):
+    """The folder a command writes (`train`: --out) or reads (the other verbs: --run, or the
+    deprecated --out, with a warning)."""
+    if args.verb == "train":
+        if args.run is not None:
+            raise ValueError("Argument `--run`: train writes a new run; name its folder with --out.")
+        return args.out or args.default_run
+    if args.run is None and args.out is not None:
+        print("rnnkit: warning: --out to read a run is deprecated; use --run", file=sys.stderr)
+        return args.out
+    return args.run or args.default_run
+
+
+def holdout(n, fraction, seed=0, labels=None):
+    """Positions `(kept, held)` of `n` examples, `fraction` of them held out for validation:
+    scikit-learn's `train_test_split`, stratified by `labels` where every class can be split.
+    `held` is empty when `fraction` is 0 or there is one example.
+
+    >>> [p.tolist() for p in holdout(6, 0.5, labels=["a", "a", "a", "b", "b", "b"])]
+    [[2, 3, 5], [0, 1, 4]]
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    if not 0 <= fraction < 1:
+        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {fraction}")
+    positions = np.arange(n)
+    if fraction == 0 or n < 2:
+        return positions, positions[:0]
+    try:
+        kept, held = train_test_split(positions, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError:  # a class too small to stratify, or fewer held examples than classes
+        kept, held = train_test_split(positions, test_size=fraction, random_state=seed)
+    return np.sort(kept), np.sort(held)
 
 
 def _demo(args, verbose):
@@ -81,19 +154,19 @@ def build_parser():
     )
     demo.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: each demo's own)")
-    demo.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
+    demo.add_argument("--out", default="runs/demo", help="the folder of the runs (default runs/demo)")
     demo.add_argument("--overwrite", action="store_true", help="replace existing results in --out")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument(
         "--quick", action="store_true", help="a smoke run on small data sets (checks an install)"
     )
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(handler=_demo)
 
     from .sentiment.cli import add_arguments
 
     sentiment = commands.add_parser("sentiment", help="tweet sentiment: train, evaluate, predict, export")
     add_arguments(sentiment)
-    sentiment.set_defaults(run=_sentiment)
+    sentiment.set_defaults(handler=_sentiment)
 
     from .forecasting.cli import add_arguments as add_forecast_arguments
 
@@ -101,7 +174,7 @@ def build_parser():
         "forecast", help="time-series forecasting: train, backtest, predict, export"
     )
     add_forecast_arguments(forecast)
-    forecast.set_defaults(run=_forecast)
+    forecast.set_defaults(handler=_forecast)
 
     from .translation.cli import add_arguments as add_translate_arguments
 
@@ -109,13 +182,13 @@ def build_parser():
         "translate", help="encoder-decoder translation: train, evaluate, translate, export"
     )
     add_translate_arguments(translate)
-    translate.set_defaults(run=_translate)
+    translate.set_defaults(handler=_translate)
 
     from .captioning.cli import add_arguments as add_caption_arguments
 
     caption = commands.add_parser("caption", help="caption generation: train, evaluate, generate, export")
     add_caption_arguments(caption)
-    caption.set_defaults(run=_caption)
+    caption.set_defaults(handler=_caption)
 
     from .language_model.cli import add_arguments as add_lm_arguments
 
@@ -123,7 +196,7 @@ def build_parser():
         "lm", help="language model with truncated BPTT: train, evaluate, generate, export"
     )
     add_lm_arguments(lm)
-    lm.set_defaults(run=_lm)
+    lm.set_defaults(handler=_lm)
 
     for pipeline in (sentiment, forecast, translate, caption, lm):
         pipeline.add_argument(
@@ -143,7 +216,9 @@ def main(argv=None):
     except SystemExit as exit:  # --help (0), or a malformed command line (2), already printed
         return exit.code
     try:
-        print(args.run(args, verbose=0 if args.quiet else "auto"))
+        if hasattr(args, "default_run"):
+            args.out = _run_folder(args)
+        print(args.handler(args, verbose=0 if args.quiet else "auto"))
     except ValueError as error:
         print(f"rnnkit: error: {error}".splitlines()[0], file=sys.stderr)
         return 2

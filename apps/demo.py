@@ -20,7 +20,6 @@ MSE 1/6 = 0.167; a network that solves the task scores near 0.
 """
 
 import json
-import tempfile
 from pathlib import Path
 
 import keras
@@ -76,7 +75,7 @@ def build_model(cell="gru", units=32, steps=None):
 
 
 def run_adding_demo(
-    out=None,
+    out="runs/demo/adding",
     cell="gru",
     units=32,
     steps=20,
@@ -89,7 +88,7 @@ def run_adding_demo(
     """Trains, evaluates, exports, reloads and predicts; returns a dict of what it measured."""
     import tensorflow as tf  # the reload below is plain TensorFlow, as a server would do it
 
-    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="rnnkit-demo-"))
+    out = Path(out)
     export_path = check_writable(out / "saved_model", overwrite, argument="out")  # before training
     keras.utils.set_random_seed(seed)
 
@@ -373,13 +372,16 @@ QUICK_SIZES = {
 }
 
 
-def run_demo(out=None, cell="gru", epochs=None, overwrite=False, verbose=1, quick=False):
-    """Runs every demo into one folder and returns their report as text.
+def run_demo(out="runs/demo", cell="gru", epochs=None, overwrite=False, verbose=1, quick=False):
+    """Runs every demo into one folder (default `./runs/demo`) and returns their report as text.
+
+    With `overwrite=True` (`make demo`) it replaces the runs a demo wrote there before: only
+    the files a run writes, never other files in those folders.
 
     With `quick=True` each part trains on a small data set (`QUICK_SIZES`): a smoke run that
     checks an installation end to end in a fraction of the time, with untrained-looking results.
     """
-    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="rnnkit-demo-"))
+    out = Path(out)
     check_writable(out / "adding" / "saved_model", overwrite, argument="out")  # all before any training
     for part in ("sentiment", "forecast", "translation", "captioning", "language_model"):
         Pipeline.check_run_folder(out / part, overwrite)

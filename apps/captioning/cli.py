@@ -3,13 +3,22 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ..cli import add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
 from .data import load_default, read_coco, read_flickr8k
 from .pipeline import CaptionPipeline
 
-__all__ = ["add_arguments", "load_data", "run"]
+__all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
+
+# the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
+HYPER_PARAMETERS = {
+    "cell": "rnn, lstm, gru, leaky or esn",
+    "units": None,
+    "embedding_dim": None,
+    "conditioning": "init_state, every_step or both",
+    "image_size": "side of the square the images are resized to",
+}
 
 
 def add_arguments(parser):
@@ -22,17 +31,12 @@ def add_arguments(parser):
     parser.add_argument(
         "--missing", default="warn", help="images without captions and the reverse: warn, skip, error"
     )
-    parser.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--conditioning", default="init_state", help="init_state, every_step or both")
-    parser.add_argument("--image-size", type=int, default=64)
+    add_pipeline_arguments(parser, CaptionPipeline, HYPER_PARAMETERS)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--val-split", type=float, default=0.1, help="share of --data's images held out")
     parser.add_argument("--method", default="greedy", help="greedy, beam or sample (evaluate, generate)")
     parser.add_argument("--image", action="append", help="an image file to caption (repeatable)")
-    parser.add_argument("--out", default="runs/captioning", help="the run folder (default runs/captioning)")
-    parser.add_argument("--overwrite", action="store_true", help="replace what --out already holds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(parser, "runs/captioning")
 
 
 def load_data(data=None, images=None, image_size=64, missing="warn", val_split=0.1, seed=0):
@@ -44,13 +48,14 @@ def load_data(data=None, images=None, image_size=64, missing="warn", val_split=0
     path = Path(data)
     reader = read_coco if path.suffix.lower() == ".json" else read_flickr8k
     pixels, captions, _ = reader(path, images, image_size=image_size, missing=missing)
-    if not 0 <= val_split < 1:
-        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
-    order = np.random.default_rng(seed).permutation(len(pixels))
-    held = order[: int(round(val_split * len(pixels)))]
-    kept = order[len(held) :]
+    kept, held = holdout(len(pixels), val_split, seed)
     pick = lambda index: (pixels[index], [captions[i] for i in index])  # noqa: E731
     return pick(kept), (pick(held) if len(held) else None), None
+
+
+def make_pipeline(args):
+    """The untrained pipeline of a `train` command line."""
+    return CaptionPipeline(**pipeline_arguments(args, HYPER_PARAMETERS))
 
 
 def run(args, verbose):
@@ -58,9 +63,7 @@ def run(args, verbose):
     if args.method not in ("greedy", "beam", "sample"):
         raise ValueError(f"Argument `--method` must be greedy, beam or sample. Received: {args.method!r}")
     if args.verb == "train":
-        pipeline = CaptionPipeline(
-            cell=args.cell, units=args.units, conditioning=args.conditioning, image_size=args.image_size
-        )
+        pipeline = make_pipeline(args)
         pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
         train, validation, test = load_data(
             args.data, args.images, args.image_size, args.missing, args.val_split

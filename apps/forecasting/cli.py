@@ -2,36 +2,50 @@
 
 from pathlib import Path
 
+from ..cli import add_pipeline_arguments, add_run_arguments, pipeline_arguments
 from .data import generate_series, read_series
 from .pipeline import ForecastPipeline
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "make_pipeline", "run"]
+
+# the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
+HYPER_PARAMETERS = {
+    "time_col": "name of the time column in --data",
+    "lookback": "steps of history the model reads",
+    "horizon": "steps forecast",
+    "multi_step": "direct or autoregressive",
+    "fill": "gaps and NaN: interpolate, ffill or zero (None: reject them)",
+    "cell": "rnn, lstm, gru, leaky or esn",
+    "units": None,
+}
 
 
 def add_arguments(parser):
     parser.add_argument("verb", choices=["train", "backtest", "predict", "export"])
     parser.add_argument("--data", help="CSV file with a time column (default: the embedded generated series)")
-    parser.add_argument("--time-col", default=None, help="name of the time column in --data")
     parser.add_argument(
         "--target", action="append", help="column to forecast (repeatable; default the first)"
     )
     parser.add_argument(
         "--covariates", nargs="*", default=None, help="past covariates (default: other numeric columns)"
     )
-    parser.add_argument("--lookback", type=int, default=48)
-    parser.add_argument("--horizon", type=int, default=12)
-    parser.add_argument("--multi-step", default="direct", help="direct or autoregressive")
     parser.add_argument("--quantiles", type=float, nargs="*", default=None, help="e.g. 0.1 0.5 0.9")
-    parser.add_argument("--fill", default=None, help="interpolate, ffill or zero (default: reject gaps)")
-    parser.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
-    parser.add_argument("--units", type=int, default=64)
+    add_pipeline_arguments(parser, ForecastPipeline, HYPER_PARAMETERS)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument(
         "--val-split", type=float, default=0.2, help="the last fraction, held out and backtested"
     )
-    parser.add_argument("--out", default="runs/forecast", help="the run folder (default runs/forecast)")
-    parser.add_argument("--overwrite", action="store_true", help="replace what --out already holds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(parser, "runs/forecast")
+
+
+def make_pipeline(args):
+    """The untrained pipeline of a `train` command line."""
+    return ForecastPipeline(
+        target=args.target,
+        covariates=args.covariates,
+        quantiles=args.quantiles,
+        **pipeline_arguments(args, HYPER_PARAMETERS),
+    )
 
 
 def run(args, verbose):
@@ -40,18 +54,7 @@ def run(args, verbose):
     if args.verb == "train":
         if not 0 < args.val_split < 1:
             raise ValueError(f"Argument `--val-split` must be in (0, 1). Received: {args.val_split}")
-        pipeline = ForecastPipeline(
-            target=args.target,
-            covariates=args.covariates,
-            lookback=args.lookback,
-            horizon=args.horizon,
-            time_col=args.time_col,
-            fill=args.fill,
-            cell=args.cell,
-            units=args.units,
-            multi_step=args.multi_step,
-            quantiles=args.quantiles,
-        )
+        pipeline = make_pipeline(args)
         pipeline.check_run_folder(out, args.overwrite)  # before training
         split = int(len(series) * (1 - args.val_split))
         validation = series.iloc[split - args.lookback :]

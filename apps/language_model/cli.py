@@ -4,10 +4,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..cli import add_pipeline_arguments, add_run_arguments, pipeline_arguments
 from .data import load_default, read_text
 from .pipeline import LanguageModelPipeline
 
-__all__ = ["add_arguments", "load_data", "run"]
+__all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
+
+# the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
+HYPER_PARAMETERS = {
+    "level": "char or word",
+    "cell": "rnn, lstm, gru, leaky or esn",
+    "units": None,
+    "layers": None,
+    "seq_len": "tokens per training window",
+    "length": "tokens to generate",
+    "temperature": None,
+    "top_k": None,
+}
 
 
 def add_arguments(parser):
@@ -17,11 +30,7 @@ def add_arguments(parser):
         help="a UTF-8 text file, documents separated by blank lines (default: the embedded "
         "standard-library docstrings)",
     )
-    parser.add_argument("--level", default="char", help="char or word (default char)")
-    parser.add_argument("--cell", default="lstm", help="rnn, lstm, gru, leaky or esn (default lstm)")
-    parser.add_argument("--units", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--seq-len", type=int, default=128, help="tokens per training window")
+    add_pipeline_arguments(parser, LanguageModelPipeline, HYPER_PARAMETERS, types={"top_k": int})
     parser.add_argument(
         "--bptt-steps", default=None, help="truncated BPTT length k, or 'full' (default min(32, --seq-len))"
     )
@@ -29,13 +38,8 @@ def add_arguments(parser):
     parser.add_argument("--val-split", type=float, default=0.1, help="documents held out from --data")
     parser.add_argument("--max-documents", type=int, default=None, help="use only this many documents")
     parser.add_argument("--prompt", action="append", help="text to continue (generate; repeatable)")
-    parser.add_argument("--length", type=int, default=200, help="tokens to generate")
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None, help="seed of the samples (generate)")
-    parser.add_argument("--out", default="runs/language_model", help="the run folder")
-    parser.add_argument("--overwrite", action="store_true", help="replace what --out already holds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(parser, "runs/language_model")
 
 
 def load_data(data=None, val_split=0.1, max_documents=None, seed=0):
@@ -66,20 +70,16 @@ def _bptt_steps(value, seq_len):
         ) from None
 
 
+def make_pipeline(args):
+    """The untrained pipeline of a `train` command line."""
+    options = pipeline_arguments(args, HYPER_PARAMETERS)
+    return LanguageModelPipeline(bptt_steps=_bptt_steps(args.bptt_steps, args.seq_len), **options)
+
+
 def run(args, verbose):
     out = Path(args.out)
     if args.verb == "train":
-        pipeline = LanguageModelPipeline(
-            level=args.level,
-            cell=args.cell,
-            units=args.units,
-            layers=args.layers,
-            seq_len=args.seq_len,
-            bptt_steps=_bptt_steps(args.bptt_steps, args.seq_len),
-            length=args.length,
-            temperature=args.temperature,
-            top_k=args.top_k,
-        )
+        pipeline = make_pipeline(args)
         pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
         train, validation, test = load_data(args.data, args.val_split, args.max_documents)
         backup = pipeline.run_backup(out, args.resume)

@@ -4,10 +4,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..cli import add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
 from .data import load_default, read_table, read_tweeteval
 from .pipeline import SentimentPipeline
 
-__all__ = ["add_arguments", "load_data", "run"]
+__all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
+
+# the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
+HYPER_PARAMETERS = {
+    "cell": "rnn, lstm, gru, leaky or esn",
+    "units": None,
+    "max_len": "tokens kept per tweet",
+    "padding": "pre or post",
+    "truncating": "pre or post",
+}
 
 
 def add_arguments(parser):
@@ -23,12 +33,8 @@ def add_arguments(parser):
     )
     parser.add_argument("--text-col", default="text")
     parser.add_argument("--label-col", default="label")
-    parser.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
-    parser.add_argument("--units", type=int, default=64)
+    add_pipeline_arguments(parser, SentimentPipeline, HYPER_PARAMETERS)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--max-len", type=int, default=40)
-    parser.add_argument("--padding", default="pre", help="pre or post")
-    parser.add_argument("--truncating", default="post", help="pre or post")
     parser.add_argument(
         "--val-split",
         type=float,
@@ -36,9 +42,7 @@ def add_arguments(parser):
         help="fraction held out when --data has no val split",
     )
     parser.add_argument("--text", action="append", help="a text to predict (repeatable)")
-    parser.add_argument("--out", default="runs/sentiment", help="the run folder (default runs/sentiment)")
-    parser.add_argument("--overwrite", action="store_true", help="replace what --out already holds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(parser, "runs/sentiment")
 
 
 def load_data(data=None, split=None, text_col="text", label_col="label", val_split=0.1, seed=0):
@@ -54,13 +58,13 @@ def load_data(data=None, split=None, text_col="text", label_col="label", val_spl
             return splits.get(split, read_tweeteval(path, split)), None, None
         return splits.get("train"), splits.get("val"), splits.get("test")
     frame = read_table(path, text_col, label_col)
-    if not 0 <= val_split < 1:
-        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
-    validation = frame.sample(frac=val_split, random_state=seed) if val_split > 0 else None
-    if validation is not None and validation.empty:  # too few rows to hold any out
-        validation = None
-    train = frame.drop(validation.index) if validation is not None else frame
-    return train, validation, None
+    kept, held = holdout(len(frame), val_split, seed, labels=frame.label)  # stratified
+    return frame.iloc[kept], (frame.iloc[held] if len(held) else None), None
+
+
+def make_pipeline(args):
+    """The untrained pipeline of a `train` command line."""
+    return SentimentPipeline(**pipeline_arguments(args, HYPER_PARAMETERS))
 
 
 def run(args, verbose):
@@ -71,13 +75,7 @@ def run(args, verbose):
         )
         if train is None:
             raise ValueError(f"Argument `--data`: {args.data!r} has no training split.")
-        pipeline = SentimentPipeline(
-            cell=args.cell,
-            units=args.units,
-            max_len=args.max_len,
-            padding=args.padding,
-            truncating=args.truncating,
-        )
+        pipeline = make_pipeline(args)
         pipeline.check_run_folder(out, args.overwrite)  # fail before training, not after
         pipeline.fit(
             train.text,

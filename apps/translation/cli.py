@@ -4,10 +4,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..cli import add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
 from .data import load_default, read_pairs, read_parallel
 from .pipeline import TranslationPipeline
 
-__all__ = ["add_arguments", "load_data", "run"]
+__all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
+
+# the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
+HYPER_PARAMETERS = {
+    "cell": "rnn, lstm, gru, leaky or esn",
+    "units": None,
+    "embedding_dim": None,
+    "max_source_len": "tokens kept per source sentence",
+    "max_target_len": "tokens kept per target sentence",
+}
 
 SPLITS = ("train", "val", "test")
 
@@ -20,18 +30,14 @@ def add_arguments(parser):
         "{train,val,test}.{SRC,TGT} (default: the embedded generated pairs)",
     )
     parser.add_argument("--languages", default="en,de", help="SRC,TGT file suffixes in a --data folder")
-    parser.add_argument("--cell", default="gru", help="rnn, lstm, gru, leaky or esn (default gru)")
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--embedding-dim", type=int, default=64)
+    add_pipeline_arguments(parser, TranslationPipeline, HYPER_PARAMETERS)
     parser.add_argument("--attention", default="additive", help="additive, dot or none (default additive)")
+    parser.add_argument("--max-len", type=int, help="tokens kept per sentence, both sides (sets both maxima)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--max-len", type=int, default=50, help="tokens kept per sentence (both sides)")
     parser.add_argument("--val-split", type=float, default=0.1, help="held out when --data has no val split")
     parser.add_argument("--method", default="greedy", help="greedy or beam (evaluate, translate)")
     parser.add_argument("--text", action="append", help="a sentence to translate (repeatable)")
-    parser.add_argument("--out", default="runs/translation", help="the run folder (default runs/translation)")
-    parser.add_argument("--overwrite", action="store_true", help="replace what --out already holds")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(parser, "runs/translation")
 
 
 def load_data(data=None, languages="en,de", val_split=0.1, seed=0):
@@ -55,13 +61,8 @@ def load_data(data=None, languages="en,de", val_split=0.1, seed=0):
             )
         return splits["train"], splits["val"], splits["test"]
     frame = read_pairs(path)
-    if not 0 <= val_split < 1:
-        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
-    validation = frame.sample(frac=val_split, random_state=seed) if val_split > 0 else None
-    if validation is not None and validation.empty:  # too few rows to hold any out
-        validation = None
-    train = frame.drop(validation.index) if validation is not None else frame
-    return train, validation, None
+    kept, held = holdout(len(frame), val_split, seed)
+    return frame.iloc[kept], (frame.iloc[held] if len(held) else None), None
 
 
 def _method(args):
@@ -70,19 +71,20 @@ def _method(args):
     return args.method
 
 
+def make_pipeline(args):
+    """The untrained pipeline of a `train` command line."""
+    options = pipeline_arguments(args, HYPER_PARAMETERS)
+    if args.max_len is not None:
+        options.update(max_source_len=args.max_len, max_target_len=args.max_len)
+    attention = None if args.attention.lower() == "none" else args.attention
+    return TranslationPipeline(attention=attention, **options)
+
+
 def run(args, verbose):
     out = Path(args.out)
     method = _method(args)
     if args.verb == "train":
-        attention = None if args.attention.lower() == "none" else args.attention
-        pipeline = TranslationPipeline(
-            cell=args.cell,
-            units=args.units,
-            embedding_dim=args.embedding_dim,
-            attention=attention,
-            max_source_len=args.max_len,
-            max_target_len=args.max_len,
-        )
+        pipeline = make_pipeline(args)
         pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
         train, validation, test = load_data(args.data, args.languages, args.val_split)
         if train is None:

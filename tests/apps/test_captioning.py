@@ -228,10 +228,11 @@ def test_cli_train_evaluate_generate_export(tmp_path, capsys, scenes):
     assert main([*train, "--units", "8"]) == 0
     assert "exact_match" in capsys.readouterr().out
     assert (out / "saved_model" / "saved_model.pb").exists() and (out / "captions.png").exists()
-    assert main(["caption", "evaluate", *common, "--data", str(data), "--images", str(folder)]) == 0
-    assert main(["caption", "generate", *common, "--image", str(folder / "0.png"), "--method", "beam"]) == 0
+    read = ["--run", str(out), "--quiet"]  # the other verbs read the run
+    assert main(["caption", "evaluate", *read, "--data", str(data), "--images", str(folder)]) == 0
+    assert main(["caption", "generate", *read, "--image", str(folder / "0.png"), "--method", "beam"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith(str(folder / "0.png"))
-    assert main(["caption", "export", *common]) == 2  # refuses to overwrite
+    assert main(["caption", "export", *read]) == 2  # refuses to overwrite
     assert "overwrite" in capsys.readouterr().err
     assert main(["caption", "train", "--data", str(data), "--out", str(tmp_path / "x")]) == 2  # no --images
     assert "--images" in capsys.readouterr().err

@@ -166,11 +166,12 @@ def test_forecast_cli_train_backtest_predict_export(tmp_path, capsys):
     assert {"forecast.png", "backtest_error.png", "metrics.json", "saved_model"} <= {
         p.name for p in out.iterdir()
     }
-    assert main(["forecast", "backtest", *common]) == 0
+    read = [*common[:-2], "--run", str(out)]  # the other verbs read the run with --run
+    assert main(["forecast", "backtest", *read]) == 0
     assert "rnnkit" in capsys.readouterr().out
-    assert main(["forecast", "predict", *common]) == 0
+    assert main(["forecast", "predict", *read]) == 0
     assert "y_q0.9" in capsys.readouterr().out
-    assert main(["forecast", "export", *common, "--overwrite"]) == 0
+    assert main(["forecast", "export", *read, "--overwrite"]) == 0
     assert main(["forecast", "train", *common, *small, "--target", "nope", "--overwrite"]) == 2
     assert "'nope'" in capsys.readouterr().err
 

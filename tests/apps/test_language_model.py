@@ -186,11 +186,12 @@ def test_lm_cli_train_generate_export(tmp_path, capsys):
     train = ["lm", "train", "--data", str(corpus_file), "--units", "8", "--seq-len", "16"]
     assert main([*train, "--bptt-steps", "4", "--epochs", "1", *common]) == 0
     assert "perplexity" in capsys.readouterr().out
-    assert main(["lm", "generate", "--prompt", "Return ", "--length", "10", "--seed", "1", *common]) == 0
+    read = ["--run", out, "--quiet"]  # the other verbs read the run
+    assert main(["lm", "generate", "--prompt", "Return ", "--length", "10", "--seed", "1", *read]) == 0
     assert capsys.readouterr().out.startswith("Return ")
-    assert main(["lm", "export", *common]) == 2  # train already wrote saved_model
+    assert main(["lm", "export", *read]) == 2  # train already wrote saved_model
     assert "overwrite" in capsys.readouterr().err
-    assert main(["lm", "export", "--overwrite", *common]) == 0
+    assert main(["lm", "export", "--overwrite", *read]) == 0
     for bad, argument in (
         (["--bptt-steps", "abc"], "--bptt-steps"),
         (["--bptt-steps", "17"], "bptt_steps"),

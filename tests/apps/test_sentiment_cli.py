@@ -27,14 +27,14 @@ def test_train_evaluate_predict_export(csv, tmp_path, capsys):
     assert main(["sentiment", "evaluate", *common]) == 0
     assert "rnnkit" in capsys.readouterr().out
 
-    assert main(["sentiment", "predict", "--out", str(out), "--text", "so good", "--text", "awful"]) == 0
+    assert main(["sentiment", "predict", "--run", str(out), "--text", "so good", "--text", "awful"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split("\t")[1] for line in lines] == ["so good", "awful"]
     assert all(line.split("\t")[0] in {"pos", "neg", "neu"} for line in lines)
 
-    assert main(["sentiment", "export", "--out", str(out)]) == 2  # exists: not without --overwrite
+    assert main(["sentiment", "export", "--run", str(out)]) == 2  # exists: not without --overwrite
     assert "overwrite" in capsys.readouterr().err
-    assert main(["sentiment", "export", "--out", str(out), "--overwrite"]) == 0
+    assert main(["sentiment", "export", "--run", str(out), "--overwrite"]) == 0
 
 
 @pytest.mark.parametrize(

@@ -231,13 +231,14 @@ def test_cli_train_evaluate_translate_export(tmp_path, capsys):
     assert "bleu" in capsys.readouterr().out
     assert (out / "saved_model" / "saved_model.pb").exists() and (out / "attention_map.png").exists()
     assert json.loads((out / "metrics.json").read_text())["method"] == "greedy"
-    assert main(["translate", "evaluate", *base[1:], "--data", str(tsv), "--method", "beam"]) == 0
+    read = ["--run", str(out), "--quiet"]  # the other verbs read the run
+    assert main(["translate", "evaluate", *read, "--data", str(tsv), "--method", "beam"]) == 0
     assert "beam decoding" in capsys.readouterr().out
-    assert main(["translate", "translate", *base[1:], "--text", "the dog sees a cat ."]) == 0
+    assert main(["translate", "translate", *read, "--text", "the dog sees a cat ."]) == 0
     assert capsys.readouterr().out.startswith("the dog sees a cat .\t")
-    assert main(["translate", "export", *base[1:]]) == 2  # exists: refuses without --overwrite
+    assert main(["translate", "export", *read]) == 2  # exists: refuses without --overwrite
     assert "overwrite" in capsys.readouterr().err
-    assert main(["translate", "export", *base[1:], "--overwrite"]) == 0
+    assert main(["translate", "export", *read, "--overwrite"]) == 0
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
@@ -246,5 +247,5 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     assert main(["translate", "train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "has 2" in err and "has 1" in err and len(err.strip().splitlines()) == 1
-    assert main(["translate", "translate", "--out", str(tmp_path / "run"), "--method", "top"]) == 2
+    assert main(["translate", "translate", "--run", str(tmp_path / "run"), "--method", "top"]) == 2
     assert "method" in capsys.readouterr().err

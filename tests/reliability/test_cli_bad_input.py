@@ -150,7 +150,7 @@ def on_run(task, *argv):
     return lambda p: [
         task,
         *[p[x[1:-1]] if x.startswith("{") else x for x in argv],
-        "--out",
+        "--run",
         p[f"{task} run"],
     ]
 
