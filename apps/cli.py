@@ -18,7 +18,18 @@ import logging
 import os
 import sys
 
-__all__ = ["add_pipeline_arguments", "add_run_arguments", "holdout", "main", "pipeline_arguments"]
+__all__ = [
+    "RECURRENT",
+    "add_pipeline_arguments",
+    "add_run_arguments",
+    "holdout",
+    "main",
+    "pipeline_arguments",
+]
+
+
+# the recurrent part's options, which every task's `train` takes
+RECURRENT = {"cell": "rnn, lstm, gru, leaky or esn", "units": None}
 
 
 def add_pipeline_arguments(parser, cls, helps, types=None):

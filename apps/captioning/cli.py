@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cli import add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
+from ..cli import RECURRENT, add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
 from .data import load_default, read_coco, read_flickr8k
 from .pipeline import CaptionPipeline
 
@@ -13,8 +13,7 @@ __all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
 
 # the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
 HYPER_PARAMETERS = {
-    "cell": "rnn, lstm, gru, leaky or esn",
-    "units": None,
+    **RECURRENT,
     "embedding_dim": None,
     "conditioning": "init_state, every_step or both",
     "image_size": "side of the square the images are resized to",

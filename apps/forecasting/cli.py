@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ..cli import add_pipeline_arguments, add_run_arguments, pipeline_arguments
+from ..cli import RECURRENT, add_pipeline_arguments, add_run_arguments, pipeline_arguments
 from .data import generate_series, read_series
 from .pipeline import ForecastPipeline
 
@@ -10,13 +10,12 @@ __all__ = ["add_arguments", "make_pipeline", "run"]
 
 # the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
 HYPER_PARAMETERS = {
+    **RECURRENT,
     "time_col": "name of the time column in --data",
     "lookback": "steps of history the model reads",
     "horizon": "steps forecast",
     "multi_step": "direct or autoregressive",
     "fill": "gaps and NaN: interpolate, ffill or zero (None: reject them)",
-    "cell": "rnn, lstm, gru, leaky or esn",
-    "units": None,
 }
 
 

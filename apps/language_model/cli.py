@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cli import add_pipeline_arguments, add_run_arguments, pipeline_arguments
+from ..cli import RECURRENT, add_pipeline_arguments, add_run_arguments, pipeline_arguments
 from .data import load_default, read_text
 from .pipeline import LanguageModelPipeline
 
@@ -12,9 +12,8 @@ __all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
 
 # the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
 HYPER_PARAMETERS = {
+    **RECURRENT,
     "level": "char or word",
-    "cell": "rnn, lstm, gru, leaky or esn",
-    "units": None,
     "layers": None,
     "seq_len": "tokens per training window",
     "length": "tokens to generate",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cli import add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
+from ..cli import RECURRENT, add_pipeline_arguments, add_run_arguments, holdout, pipeline_arguments
 from .data import load_default, read_pairs, read_parallel
 from .pipeline import TranslationPipeline
 
@@ -12,8 +12,7 @@ __all__ = ["add_arguments", "load_data", "make_pipeline", "run"]
 
 # the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
 HYPER_PARAMETERS = {
-    "cell": "rnn, lstm, gru, leaky or esn",
-    "units": None,
+    **RECURRENT,
     "embedding_dim": None,
     "max_source_len": "tokens kept per source sentence",
     "max_target_len": "tokens kept per target sentence",
