@@ -407,17 +407,21 @@ class ForecastPipeline(Pipeline):
             raise ValueError(
                 f"Argument `horizon`: this pipeline forecasts up to {self.horizon} steps; got {horizon}."
             )
-        series = self.check_data(history, argument="history")
-        return self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0, :horizon]
+        return self._forecast_after(self.check_data(history, argument="history"))[:horizon]
+
+    def _forecast_after(self, series):
+        """Raw-scale forecasts of all `horizon` steps after a checked series."""
+        return self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0]
 
     def predict(self, history):
         """Forecasts after the end of `history`: a DataFrame indexed by the next `horizon` timestamps.
 
         Columns: one per target (the point forecast), plus `{target}_q{level}` per quantile.
         """
-        forecasts = self.forecast(history)
-        end = self.check_data(history, argument="history").index[-1]
-        index = pd.date_range(end, periods=self.horizon + 1, freq=self.state["freq"])[1:]
+        self._check_fitted("predict")
+        series = self.check_data(history, argument="history")
+        forecasts = self._forecast_after(series)
+        index = pd.date_range(series.index[-1], periods=self.horizon + 1, freq=self.state["freq"])[1:]
         frame = pd.DataFrame(self._point(forecasts), index=index, columns=self.state["targets"])
         for k, level in enumerate(self.quantiles or []):
             for t, target in enumerate(self.state["targets"]):
