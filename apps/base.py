@@ -5,12 +5,15 @@ A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipeline
 - its hyper-parameters, as keyword-only `__init__` arguments stored under the same names
   (`get_config` reads them back from the signature);
 - `check_data(*data, argument)`: validation of raw inputs, before any training;
-- `learn_preprocessing(train)`: vocabulary, label set, scaler, from the training data only;
-- `build_model()`: a compiled `keras.Model`;
-- `make_dataset(data, training)`: a `tf.data.Dataset` of model-ready batches;
-- `preprocessing_state()` / `restore_preprocessing(state)`: that state as JSON;
-- `serving_function()`: `(fn, input_signature, tracked)` for the export, raw in, raw out
-  (and `extra_endpoints()` for further named endpoints);
+- `learn_preprocessing(train)`: from the training data only, `self.preprocessor` (a Keras
+  layer from raw inputs to the network's: vectorisers with their vocabularies, scalers) and
+  `self.state` (a JSON dict of what else was learnt: a label set, a series' columns);
+- `build_model()`: a compiled `keras.Model` on model-ready inputs (the network);
+- `postprocessor()`: None, or a Keras layer from the network's outputs to raw ones;
+- `make_dataset(data, training)`: a `tf.data.Dataset` of model-ready batches, through
+  `self.preprocessor`;
+- `serving_function()`: `(fn, input_signature)` for the export, raw in, raw out, over
+  `self.task` (and `extra_endpoints()` for further named endpoints);
 - `evaluate(...)` and its task verbs (`predict`, ...), and optionally `plots(...)`.
 """
 
@@ -34,12 +37,12 @@ from rnnkit.layers import clone_cell, fused, get_cell
 
 from .checks import check_positive_int
 from .export import check_writable, write_atomically
+from .task import Task
 
 __all__ = ["STEPS_PER_EXECUTION", "Pipeline", "compile_task"]
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 # Batches per call of the compiled training function. Keras's Python loop costs about 3 ms a
 # batch on this project's 2-core machine (0.5 ms with 32: a Dense-only model's fit, measured
 # in benchmarks/README.md), time taken from small recurrent steps and, on 2 cores, a core
@@ -66,10 +69,23 @@ def compile_task(model, learning_rate, **compile_options):
 
 
 class Pipeline:
-    """Base class of rnnkit's pipelines (see the module docstring for the contract)."""
+    """Base class of rnnkit's pipelines (see the module docstring for the contract).
+
+    After `fit` or `load`:
+        task: the `Task` that `save` writes: the network with its preprocessing, raw in.
+        model: the network, on model-ready batches (`make_dataset`).
+        preprocessor: the task's preprocessing layer; `state`: what else was learnt.
+    """
+
+    # The layout `save` writes. 1: the network alone in model.keras, its preprocessing as
+    # JSON beside it (the pipelines not yet moved to tasks); 2: the task in model.keras.
+    format_version = 2
 
     def __init__(self):
         self.model = None
+        self.task = None
+        self.preprocessor = None
+        self.state = None
         self.history = None
 
     # Configuration ---------------------------------------------------------------------
@@ -113,14 +129,17 @@ class Pipeline:
     def make_dataset(self, data, training=False):
         raise NotImplementedError
 
-    def preprocessing_state(self):
-        raise NotImplementedError
-
-    def restore_preprocessing(self, state):
-        raise NotImplementedError
+    def postprocessor(self):
+        return None
 
     def serving_function(self):
         raise NotImplementedError
+
+    def build_task(self):
+        """The `Task` of the trained network, with the preprocessing it was trained behind."""
+        if self.format_version < 2:
+            return None
+        return Task(self.preprocessor, self.model, self.postprocessor(), metadata=self.state, name="task")
 
     def extra_endpoints(self):
         """`{name: (fn, input_signature)}`: endpoints the export has besides `serve`."""
@@ -200,6 +219,7 @@ class Pipeline:
         scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
         with scope:
             self.model = self.build_model()
+            self.task = self.build_task()
         callbacks = list(callbacks or [])
         epoch_log = None
         if backup_dir is not None:
@@ -229,7 +249,8 @@ class Pipeline:
     def _check_backup(self, backup_dir):
         """`backup_dir` as a Path; refuses a backup of other hyper-parameters or preprocessing."""
         backup_dir = Path(backup_dir)
-        state = json.dumps([self.get_config(), self.preprocessing_state()], sort_keys=True, default=str)
+        learnt = self.preprocessing_state() if self.format_version < 2 else [self.state, _preprocessing(self)]
+        state = json.dumps([self.get_config(), learnt], sort_keys=True, default=str)
         fingerprint = hashlib.sha256(state.encode()).hexdigest()
         path = backup_dir / "fingerprint.txt"
         if path.is_file() and path.read_text() != fingerprint:
@@ -266,12 +287,15 @@ class Pipeline:
             folder.mkdir()
             header = {
                 "class": f"{cls.__module__}.{cls.__qualname__}",
-                "format_version": FORMAT_VERSION,
+                "format_version": self.format_version,
                 "config": self.get_config(),
             }
             (folder / "config.json").write_text(json.dumps(header, indent=2))
-            (folder / "preprocessing.json").write_text(json.dumps(self.preprocessing_state()))
-            self.model.save(folder / "model.keras")
+            if self.format_version < 2:
+                (folder / "preprocessing.json").write_text(json.dumps(self.preprocessing_state()))
+                self.model.save(folder / "model.keras")
+            else:
+                self.task.save(folder / "model.keras")
 
         return write_atomically(path, write, overwrite)
 
@@ -294,9 +318,22 @@ class Pipeline:
         saved_cls = getattr(importlib.import_module(module_name), class_name, None)
         if not (isinstance(saved_cls, type) and issubclass(saved_cls, cls)):
             raise ValueError(f"Argument `path`: {str(path)!r} holds a {class_name}, not a {cls.__name__}.")
+        version = header.get("format_version")
+        if version != saved_cls.format_version:
+            raise ValueError(
+                f"Argument `path`: {str(path)!r} holds a {class_name} saved in rnnkit's format version "
+                f"{version}; this version of rnnkit reads version {saved_cls.format_version} (since "
+                "version 2 the preprocessing is inside model.keras). Train the pipeline again, or load "
+                "it with the rnnkit release that saved it."
+            )
         pipeline = saved_cls.from_config(config)
-        pipeline.restore_preprocessing(json.loads((path / "preprocessing.json").read_text()))
-        pipeline.model = keras.models.load_model(path / "model.keras", safe_mode=True)
+        model = keras.models.load_model(path / "model.keras", safe_mode=True)
+        if version < 2:
+            pipeline.restore_preprocessing(json.loads((path / "preprocessing.json").read_text()))
+            pipeline.model = model
+            return pipeline
+        pipeline.task, pipeline.model = model, model.network
+        pipeline.preprocessor, pipeline.state = model.preprocessor, model.metadata
         return pipeline
 
     def export(self, path, overwrite=False):
@@ -306,11 +343,11 @@ class Pipeline:
         temporary folder and moved into place only when complete.
         """
         self._check_fitted("export")
-        fn, input_signature, tracked = self.serving_function()
+        fn, input_signature, *tracked = self.serving_function()  # tracked: format version 1 only
 
         def write(folder):
             archive = keras.export.ExportArchive()
-            for resource in [self.model, *tracked]:
+            for resource in [self.task or self.model, *(tracked[0] if tracked else [])]:
                 archive.track(resource)
             archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
             for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
@@ -412,6 +449,16 @@ class _EpochLog(keras.callbacks.Callback):
         """`History.history`: a list of values per metric."""
         names = list(self.epochs[-1]) if self.epochs else []
         return {name: [epoch.get(name) for epoch in self.epochs] for name in names}
+
+
+def _preprocessing(pipeline):
+    """What the preprocessing layers learnt (for the backup's fingerprint): their configs (a
+    scaler's statistics) and vocabularies."""
+    layers = list(pipeline.preprocessor._flatten_layers()) if pipeline.preprocessor is not None else []
+    return [
+        [layer.get_config(), layer.get_vocabulary() if hasattr(layer, "get_vocabulary") else None]
+        for layer in layers
+    ]
 
 
 def _replace_text(path, text):

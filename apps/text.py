@@ -9,7 +9,7 @@ import string
 import keras
 import tensorflow as tf
 
-__all__ = ["PADDING", "normalize_tweets", "pad_or_truncate"]
+__all__ = ["PADDING", "TokenIds", "normalize_tweets", "pad_or_truncate"]
 
 PADDING = ("pre", "post")
 
@@ -74,3 +74,56 @@ def pad_or_truncate(ids, max_len, padding="post", truncating="post"):
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         dense = tf.reverse(tf.reverse_sequence(dense, lengths, seq_axis=1, batch_axis=0), axis=[1])
     return dense
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class TokenIds(keras.layers.Layer):
+    """Strings `(batch,)` to token ids `(batch, max_len)`, the text pipelines' preprocessing.
+
+    `TextVectorization` (`standardize`, split on whitespace, look up: padding 0, unknown
+    words 1) then `pad_or_truncate`. The vocabulary, learnt with `adapt`, is the
+    vectorizer's own asset in a `.keras` file.
+
+    Args:
+        max_tokens: most frequent tokens kept, padding and `[UNK]` included.
+        max_len, padding, truncating: as in `pad_or_truncate`.
+        standardize: None, or a registered function of a string tensor (`normalize_tweets`).
+    """
+
+    def __init__(self, max_tokens, max_len, padding="post", truncating="post", standardize=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(standardize, dict):
+            standardize = keras.saving.deserialize_keras_object(standardize)
+        self.max_tokens, self.max_len = max_tokens, max_len
+        self.padding, self.truncating, self.standardize = padding, truncating, standardize
+        self.vectorizer = keras.layers.TextVectorization(
+            max_tokens=max_tokens, standardize=standardize, split="whitespace", ragged=True, name="vectorizer"
+        )
+        self.vectorizer.build((None,))
+        self.built = True  # no weights of its own
+
+    def adapt(self, texts):
+        """Learns the vocabulary of `texts` (a list of strings)."""
+        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
+
+    def vocabulary_size(self):
+        return self.vectorizer.vocabulary_size()
+
+    def get_vocabulary(self):
+        return self.vectorizer.get_vocabulary()
+
+    def call(self, texts):
+        return pad_or_truncate(self.vectorizer(texts), self.max_len, self.padding, self.truncating)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.max_len)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "max_tokens": self.max_tokens,
+            "max_len": self.max_len,
+            "padding": self.padding,
+            "truncating": self.truncating,
+            "standardize": keras.saving.serialize_keras_object(self.standardize),
+        }

@@ -102,6 +102,8 @@ class CaptionPipeline(Pipeline):
     2
     """
 
+    format_version = 1  # its preprocessing is JSON beside the network, not yet inside a task
+
     def __init__(
         self,
         *,

@@ -244,7 +244,6 @@ class ForecastPipeline(Pipeline):
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.learning_rate = check_positive("learning_rate", learning_rate)
         self.seed = check_seed(seed)
-        self.state = None  # learned: columns, frequency, scaling, seasonal period
 
     # Data --------------------------------------------------------------------------------
 
@@ -289,7 +288,7 @@ class ForecastPipeline(Pipeline):
             raise ValueError(
                 f"Argument `{argument}` has frequency {freq!r}; the model was fit on {self.state['freq']!r}."
             )
-        if learned and np.abs(self._scale(series.to_numpy())).max() > np.finfo("float32").max:
+        if learned and not np.isfinite(ops.convert_to_numpy(self.preprocessor(series.to_numpy()))).all():
             raise ValueError(
                 f"Argument `{argument}` holds values so far outside the training data's range that they "
                 "overflow the model's float32 once scaled."
@@ -308,43 +307,43 @@ class ForecastPipeline(Pipeline):
             "targets": targets,
             "covariates": covariates,
             "freq": train.index.freqstr,
-            "offset": [float(x) for x in offset],
-            "factor": [float(x) for x in factor],
             "season": self.season or seasonal_period(train.index.freqstr),
         }
+        # x' = (x - offset) / factor, every column; its inverse on the targets is the postprocessor
+        self.preprocessor = keras.layers.Normalization(
+            mean=[float(x) for x in offset], variance=[float(x) ** 2 for x in factor], name="scaling"
+        )
+        self.preprocessor.build((None, None, len(offset)))  # now, not first inside a tf.data graph
 
-    def _scale(self, values):
-        return (values - np.asarray(self.state["offset"])) / np.asarray(self.state["factor"])
-
-    def _unscale_targets(self, values):
-        """Model outputs `(..., targets)`, or `(..., targets, quantiles)` with quantiles, in raw scale."""
+    def postprocessor(self):
+        """The preprocessor's inverse on the targets: `y = y' factor + offset` (the quantile axis
+        after the targets' is left alone)."""
         n = len(self.state["targets"])
-        offset, factor = np.asarray(self.state["offset"][:n]), np.asarray(self.state["factor"][:n])
-        if self.quantiles:
-            offset, factor = offset[:, None], factor[:, None]
-        return values * factor + offset
+        unscaling = keras.layers.Normalization(
+            axis=-2 if self.quantiles else -1,
+            mean=self.preprocessor.input_mean[:n],
+            variance=self.preprocessor.input_variance[:n],
+            invert=True,
+            name="unscaling",
+        )
+        unscaling.build(self.model.output_shape)
+        return unscaling
 
     def make_dataset(self, data, training=False):
         """Windows `(lookback, features)` -> `(horizon, targets)`, scaled, from a prepared series."""
-        scaled = self._scale(data.to_numpy()).astype("float32")
         n_targets = len(self.state["targets"])
         windows = keras.utils.timeseries_dataset_from_array(
-            scaled,
+            data.to_numpy().astype("float32"),
             None,
             sequence_length=self.lookback + self.horizon,
             batch_size=self.batch_size,
             shuffle=training,
             seed=self.seed,
         )
+        windows = windows.map(self.preprocessor)
         return windows.map(lambda w: (w[:, : self.lookback], w[:, self.lookback :, :n_targets])).prefetch(
             tf.data.AUTOTUNE
         )
-
-    def preprocessing_state(self):
-        return self.state
-
-    def restore_preprocessing(self, state):
-        self.state = state
 
     # Model -------------------------------------------------------------------------------
 
@@ -389,8 +388,7 @@ class ForecastPipeline(Pipeline):
 
     def _forecast_windows(self, windows):
         """Raw-scale forecasts for raw windows `(N, lookback, features)`."""
-        scaled = self._scale(windows).astype("float32")
-        return self._unscale_targets(self.model.predict(scaled, batch_size=256, verbose=0))
+        return self.task.predict(windows.astype("float32"), batch_size=256, verbose=0)
 
     def _point(self, forecasts):
         if self.quantiles is None:
@@ -543,22 +541,13 @@ class ForecastPipeline(Pipeline):
     # Export ------------------------------------------------------------------------------
 
     def serving_function(self):
-        n_targets = len(self.state["targets"])
-        offset = tf.constant(self.state["offset"], tf.float32)
-        factor = tf.constant(self.state["factor"], tf.float32)
-        target_offset, target_factor = offset[:n_targets], factor[:n_targets]
-        if self.quantiles:
-            target_offset, target_factor = target_offset[:, None], target_factor[:, None]
-
         def serve(history):
             history = tf.debugging.assert_all_finite(history, "Argument `history` holds NaN or infinity.")
-            forecasts = (
-                self.model((history - offset) / factor, training=False) * target_factor + target_offset
-            )
+            forecasts = self.task(history, training=False)
             result = {"forecast": forecasts[..., len(self.quantiles) // 2] if self.quantiles else forecasts}
             if self.quantiles:
                 result["quantiles"] = forecasts
             return result
 
-        n_features = n_targets + len(self.state["covariates"])
-        return serve, [tf.TensorSpec([None, self.lookback, n_features], tf.float32, name="history")], []
+        n_features = len(self.state["targets"]) + len(self.state["covariates"])
+        return serve, [tf.TensorSpec([None, self.lookback, n_features], tf.float32, name="history")]

@@ -85,6 +85,8 @@ class LanguageModelPipeline(Pipeline):
     True
     """
 
+    format_version = 1  # its preprocessing is JSON beside the network, not yet inside a task
+
     def __init__(
         self,
         *,

@@ -33,7 +33,7 @@ from ..checks import (
     check_seed,
     check_texts,
 )
-from ..text import PADDING, normalize_tweets, pad_or_truncate
+from ..text import PADDING, TokenIds, normalize_tweets
 
 __all__ = ["SentimentPipeline"]
 
@@ -112,12 +112,15 @@ class SentimentPipeline(Pipeline):
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.learning_rate = check_positive("learning_rate", learning_rate)
         self.seed = check_seed(seed)
-        self.labels = None  # the label set, in the order of the model's outputs
-        self.vectorizer = None
         self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
         self._baseline = None
 
     # Preprocessing -----------------------------------------------------------------------
+
+    @property
+    def labels(self):
+        """The label set, in the order of the model's outputs (None before `fit`)."""
+        return None if self.state is None else self.state["labels"]
 
     def check_data(self, texts, labels=None, argument="data"):
         texts = check_texts(texts, argument="texts" if argument == "data" else argument)
@@ -152,28 +155,20 @@ class SentimentPipeline(Pipeline):
         texts, labels = train
         if labels is None:
             raise ValueError("Argument `labels` is required to fit.")
-        self.labels = sorted(set(labels), key=str)
-        if len(self.labels) < 2:
-            raise ValueError(
-                f"Argument `labels` holds a single class {self.labels}: at least two are needed."
-            )
-        self.vectorizer = self._make_vectorizer()
-        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
-        self._train, self._baseline = train, None
-
-    def _make_vectorizer(self, vocabulary=None):
-        return keras.layers.TextVectorization(
-            max_tokens=self.vocab_size,
+        classes = sorted(set(labels), key=str)
+        if len(classes) < 2:
+            raise ValueError(f"Argument `labels` holds a single class {classes}: at least two are needed.")
+        self.state = {"labels": classes}
+        self.preprocessor = TokenIds(
+            self.vocab_size,
+            self.max_len,
+            self.padding,
+            self.truncating,
             standardize=normalize_tweets,
-            split="whitespace",
-            ragged=True,
-            vocabulary=vocabulary,
-            name="tweet_vectorizer",
+            name="tweet_ids",
         )
-
-    def encode(self, texts):
-        """Raw tweets `(batch,)` to token ids `(batch, max_len)`, as graph code."""
-        return pad_or_truncate(self.vectorizer(texts), self.max_len, self.padding, self.truncating)
+        self.preprocessor.adapt(texts)
+        self._train, self._baseline = train, None
 
     def make_dataset(self, data, training=False):
         """Batches of `(token ids, label index)`, or of token ids alone without labels."""
@@ -187,21 +182,10 @@ class SentimentPipeline(Pipeline):
             dataset = dataset.shuffle(len(texts), seed=self.seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(self.batch_size)
         if labels is None:
-            return dataset.map(self.encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-        return dataset.map(lambda t, y: (self.encode(t), y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-            tf.data.AUTOTUNE
-        )
-
-    def preprocessing_state(self):
-        return {
-            "labels": self.labels,
-            "vocabulary": self.vectorizer.get_vocabulary(include_special_tokens=False),
-        }
-
-    def restore_preprocessing(self, state):
-        self.labels = state["labels"]
-        self.vectorizer = self._make_vectorizer(vocabulary=state["vocabulary"])
-        self.vectorizer.build((None,))  # adapt() builds it; a set vocabulary does not
+            encode = self.preprocessor
+        else:
+            encode = lambda texts, y: (self.preprocessor(texts), y)  # noqa: E731
+        return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit_options(self, train):
         if self.class_weight is None:
@@ -216,7 +200,8 @@ class SentimentPipeline(Pipeline):
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
         ids = keras.Input((self.max_len,), dtype="int64", name="token_ids")
-        h = keras.layers.Embedding(self.vectorizer.vocabulary_size(), self.embedding_dim, mask_zero=True)(ids)
+        vocabulary = self.preprocessor.vocabulary_size()
+        h = keras.layers.Embedding(vocabulary, self.embedding_dim, mask_zero=True)(ids)
         h = keras.layers.SpatialDropout1D(self.dropout)(h)  # drops whole word-vector channels
         for i in range(self.layers):
             recurrent = Recurrent(
@@ -294,13 +279,13 @@ class SentimentPipeline(Pipeline):
         labels = tf.constant(self.labels)
 
         def serve(texts):
-            probabilities = self.model(self.encode(texts), training=False)
+            probabilities = self.task(texts, training=False)
             return {
                 "label": tf.gather(labels, tf.argmax(probabilities, axis=-1)),
                 "probabilities": probabilities,
             }
 
-        return serve, [tf.TensorSpec([None], tf.string, name="texts")], [self.vectorizer]
+        return serve, [tf.TensorSpec([None], tf.string, name="texts")]
 
 
 def _scores(labels, predicted, classes):

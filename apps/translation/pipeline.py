@@ -82,6 +82,8 @@ class TranslationPipeline(Pipeline):
     1
     """
 
+    format_version = 1  # its preprocessing is JSON beside the network, not yet inside a task
+
     def __init__(
         self,
         *,

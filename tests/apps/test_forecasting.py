@@ -53,10 +53,10 @@ def test_scaling_is_learned_from_training_data_only():
     series = hourly()
     pipeline = ForecastPipeline(**SMALL, scaler="standard")
     pipeline.fit(series.iloc[:200], epochs=1, verbose=0)
-    np.testing.assert_allclose(pipeline.state["offset"], series.iloc[:200].mean().to_numpy())
+    np.testing.assert_allclose(pipeline.preprocessor.input_mean, series.iloc[:200].mean().to_numpy())
     minmax = ForecastPipeline(**SMALL, scaler="minmax")
     minmax.fit(series.iloc[:200], epochs=1, verbose=0)
-    np.testing.assert_allclose(minmax.state["offset"], series.iloc[:200].min().to_numpy())
+    np.testing.assert_allclose(minmax.preprocessor.input_mean, series.iloc[:200].min().to_numpy())
 
 
 def test_export_takes_raw_history_and_returns_raw_forecasts(tmp_path):

@@ -65,11 +65,11 @@ def test_empty_and_huge_texts_get_predictions(trained):
 def test_padding_and_truncating_reach_the_model(padding, truncating):
     pipeline = SentimentPipeline(**{**SMALL, "max_len": 3}, padding=padding, truncating=truncating)
     pipeline.fit(TEXTS, LABELS, epochs=1, verbose=0)
-    ids = pipeline.encode(tf.constant(["great stuff", "so good it starts at 8"])).numpy()
+    ids = pipeline.preprocessor(tf.constant(["great stuff", "so good it starts at 8"])).numpy()
     assert ids.shape == (2, 3)
     short, long = ids
     assert (short[0] == 0) == (padding == "pre") and (short[-1] == 0) == (padding == "post")
-    vocabulary = pipeline.vectorizer.get_vocabulary()
+    vocabulary = pipeline.preprocessor.get_vocabulary()
     kept = [vocabulary[i] for i in long]
     assert kept == (["so", "good", "it"] if truncating == "post" else ["starts", "at", "<number>"])
 
@@ -101,7 +101,7 @@ def test_architectures_train_and_use_recurrent(options, tmp_path):
 def test_class_weights_balance_the_labels():
     pipeline = SentimentPipeline(**SMALL)
     labels = ["positive"] * 8 + ["negative"] * 2
-    pipeline.labels = ["negative", "positive"]
+    pipeline.state = {"labels": ["negative", "positive"]}
     weights = pipeline.fit_options((["x"] * 10, labels))["class_weight"]
     assert weights == pytest.approx({0: 10 / (2 * 2), 1: 10 / (2 * 8)})
     assert SentimentPipeline(**SMALL, class_weight=None).fit_options((["x"], ["a"])) == {}
@@ -124,7 +124,7 @@ def test_callbacks_and_strategy_reach_fit():
 def test_save_load_round_trip(trained, tmp_path):
     pipeline, test = trained
     path = pipeline.save(tmp_path / "pipeline")
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.keras", "preprocessing.json"]
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.keras"]
     restored = SentimentPipeline.load(path)
     texts = list(test.text[:20])
     pd.testing.assert_frame_equal(restored.predict_proba(texts), pipeline.predict_proba(texts))

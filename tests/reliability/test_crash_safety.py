@@ -188,7 +188,7 @@ def test_a_failed_save_or_export_leaves_nothing_behind(sentiment_run, tmp_path, 
         raise OSError("disk full")
 
     if verb == "save":  # after config.json is written
-        monkeypatch.setattr(pipeline, "preprocessing_state", fail_half_way)
+        monkeypatch.setattr(pipeline.task, "save", fail_half_way)
     else:  # in the middle of writing the SavedModel
         monkeypatch.setattr(tf.saved_model, "save", _half_written)
     with pytest.raises(OSError, match="disk full"):

@@ -57,9 +57,9 @@ def test_normalisation_gives_utf8_tokens_for_any_text(texts):
 @example(texts=["", "\U0001f60a", "\u200b\u202e", HUGE])
 def test_sentiment_gives_probabilities_for_any_text(sentiment_run, served, texts):
     pipeline = sentiment_run.pipeline
-    ids = pipeline.encode(tf.constant(texts)).numpy()
+    ids = pipeline.preprocessor(tf.constant(texts)).numpy()
     assert ids.shape == (len(texts), pipeline.max_len)
-    assert ids.min() >= 0 and ids.max() < pipeline.vectorizer.vocabulary_size()
+    assert ids.min() >= 0 and ids.max() < pipeline.preprocessor.vocabulary_size()
     python = pipeline.predict_proba(texts).to_numpy()
     assert_probabilities(python, len(texts), len(pipeline.labels))
     graph = served.serve(tf.constant(texts))
@@ -106,14 +106,15 @@ def test_windows_are_every_slice_of_the_scaled_series(case):
     batches = list(pipeline.make_dataset(series))
     x = np.concatenate([x.numpy() for x, _ in batches])
     y = np.concatenate([y.numpy() for _, y in batches])
-    state = pipeline.state
-    scaled = ((series.to_numpy() - state["offset"]) / state["factor"]).astype("float32")
-    lookback, horizon, n_targets = pipeline.lookback, pipeline.horizon, len(state["targets"])
+    scaling = pipeline.preprocessor  # x' = (x - mean) / sqrt(variance), per column
+    scaled = (series.to_numpy() - scaling.input_mean) / np.sqrt(scaling.input_variance)
+    lookback, horizon, n_targets = pipeline.lookback, pipeline.horizon, len(pipeline.state["targets"])
     starts = range(len(series) - lookback - horizon + 1)
     assert np.isfinite(x).all() and np.isfinite(y).all()
-    np.testing.assert_array_equal(x, np.stack([scaled[s : s + lookback] for s in starts]))
-    np.testing.assert_array_equal(
-        y, np.stack([scaled[s + lookback : s + lookback + horizon, :n_targets] for s in starts])
+    close = {"rtol": 1e-5, "atol": 1e-5}  # float32 arithmetic against float64
+    np.testing.assert_allclose(x, np.stack([scaled[s : s + lookback] for s in starts]), **close)
+    np.testing.assert_allclose(
+        y, np.stack([scaled[s + lookback : s + lookback + horizon, :n_targets] for s in starts]), **close
     )
 
 
