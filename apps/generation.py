@@ -15,12 +15,16 @@ from rnnkit.layers import decoding
 
 from .base import compile_task
 from .checks import check_choice, check_positive_int
+from .task import Task
 
 __all__ = [
     "END",
     "END_ID",
     "METHODS",
+    "IdsToText",
     "Perplexity",
+    "RecurrentDecoder",
+    "TextGenerator",
     "START",
     "START_ID",
     "adapt_words",
@@ -38,6 +42,7 @@ __all__ = [
 
 START, END = "[start]", "[end]"
 START_ID, END_ID = 2, 3  # after padding (0) and [UNK] (1)
+_NEVER_SAMPLED = (0, 1, START_ID)  # padding, [UNK] and [start]
 METHODS = ("greedy", "beam", "sample")
 _PUNCTUATION = r"""([.,!?;:"()\[\]])"""
 
@@ -215,3 +220,159 @@ def tokens_to_text(words, tokens, lengths, separator=" "):
     pieces = tf.RaggedTensor.from_tensor(tf.gather(tf.constant(words), tokens), lengths=lengths)
     texts = tf.strings.reduce_join(pieces, axis=-1, separator=separator)
     return detokenize(texts) if separator == " " else texts
+
+
+class RecurrentDecoder(keras.Model):
+    """The network under every pipeline that writes text: one recurrent decoder, two halves.
+
+        encode(inputs) -> (start tokens (B,), state)     the condition: a source sentence, an
+                                                         image, a prompt read so far
+        decode_step(tokens (B,), state) -> (logits (B, V), state)    one step, explicit state
+        call(...)                                        teacher forcing, for training
+
+    `TextGenerator` decodes any of them (greedy, beam search, sampling) inside TensorFlow.
+    """
+
+    def encode(self, inputs, training=False):
+        raise NotImplementedError
+
+    def decode_step(self, tokens, state):
+        raise NotImplementedError
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class IdsToText(keras.layers.Layer):
+    """Token ids `(B, T)` with their lengths `(B,)` to strings `(B,)`, as graph code.
+
+    Id `i` becomes `["", "[UNK]", *vocabulary][i]` (an inverted `StringLookup`; the
+    vocabulary is in the config, which holds any character); words (`separator=" "`) are
+    joined and detokenised, characters (`separator=""`) joined as they are.
+    """
+
+    def __init__(self, vocabulary, separator=" ", **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary, self.separator = list(vocabulary), separator
+        self.tokens = keras.layers.StringLookup(
+            vocabulary=self.vocabulary, mask_token="", oov_token="[UNK]", invert=True, name="tokens"
+        )
+        self.tokens.build((None, None))
+        self.built = True  # no weights of its own
+
+    def call(self, ids, lengths):
+        pieces = tf.RaggedTensor.from_tensor(self.tokens(ids), lengths=lengths)
+        texts = tf.strings.reduce_join(pieces, axis=-1, separator=self.separator)
+        return detokenize(texts) if self.separator == " " else texts
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "separator": self.separator}
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class TextGenerator(Task):
+    """A generator's task: raw inputs -> preprocessor -> `network.encode` -> decoding with
+    `network.decode_step` -> `IdsToText` -> strings.
+
+    `call` decodes with the task's own settings; `generate` takes others. Compiled decoding
+    functions are cached here, one per setting, and only here.
+
+    Args:
+        preprocessor, network, postprocessor, metadata: as in `Task`; `network` is a
+            `RecurrentDecoder`, `postprocessor` an `IdsToText`.
+        method: `"greedy"`, `"beam"` or `"sample"`.
+        max_length: most tokens written.
+        beam_width, length_penalty: beam search's settings.
+        temperature, top_k: sampling's settings; sampling never draws padding, `[UNK]` or
+            `[start]`.
+        blank: what a blank input (an empty string) gives: None to decode it like any
+            other, or the string it gives (e.g. `""` for translation).
+    """
+
+    def __init__(
+        self,
+        preprocessor,
+        network,
+        postprocessor,
+        metadata=None,
+        method="greedy",
+        max_length=32,
+        beam_width=4,
+        length_penalty=0.6,
+        temperature=1.0,
+        top_k=None,
+        blank=None,
+        **kwargs,
+    ):
+        super().__init__(preprocessor, network, postprocessor, metadata, **kwargs)
+        self.settings = {
+            "method": method,
+            "max_length": max_length,
+            "beam_width": beam_width,
+            "length_penalty": length_penalty,
+            "temperature": temperature,
+            "top_k": top_k,
+        }
+        self.blank = blank
+        self._compiled = _Functions()
+
+    def call(self, inputs, training=False):
+        return self.generate_graph(inputs)
+
+    def generate_ids(self, inputs, record=None, seed=None, **settings):
+        """Decoded ids of raw inputs, as graph code: `rnnkit.layers.decoding`'s result dict
+        (`tokens`, `lengths`, `scores`, and `trace` with `record(state)`)."""
+        settings = {**self.settings, **{k: v for k, v in settings.items() if v is not None}}
+        method = settings["method"]
+        start, state = self.network.encode(self.preprocessor(inputs))
+        step = self.network.decode_step
+        if method == "sample":
+            ids = tf.range(self.postprocessor.tokens.vocabulary_size())
+            never = tf.reduce_any(ids[:, None] == _NEVER_SAMPLED, axis=1)
+
+            def step(tokens, state):
+                logits, state = self.network.decode_step(tokens, state)
+                return tf.where(never, float("-inf"), logits), state
+
+        options = {"end_token": END_ID, "max_length": settings["max_length"]}
+        if method == "greedy":
+            return decoding.greedy_search(step, start, state, record=record, **options)
+        if method == "sample":
+            return decoding.sample(
+                step, start, state, record=record, temperature=settings["temperature"],
+                top_k=settings["top_k"], seed=seed, **options,
+            )  # fmt: skip
+        result = decoding.beam_search(
+            step, start, state, beam_width=settings["beam_width"],
+            length_penalty=settings["length_penalty"], **options,
+        )  # fmt: skip
+        return {name: value[:, 0] for name, value in result.items()}  # the best hypothesis
+
+    def generate_graph(self, inputs, seed=None, **settings):
+        """Raw inputs to strings `(B,)`, as graph code (an export's body)."""
+        result = self.generate_ids(inputs, seed=seed, **settings)
+        texts = self.postprocessor(result["tokens"], result["lengths"])
+        if self.blank is None:
+            return texts
+        blank = tf.equal(tf.strings.length(tf.strings.strip(inputs)), 0)
+        return tf.where(blank, tf.constant(self.blank), texts)
+
+    def generate(self, inputs, seed=None, **settings):
+        """Strings (a NumPy array of bytes decoded to `str`) for a batch of raw inputs, through
+        a compiled function cached per setting."""
+        key = (seed, *sorted(settings.items()))
+        functions = self._compiled.by_setting
+        if key not in functions:
+            functions[key] = tf.function(
+                lambda x: self.generate_graph(x, seed=seed, **settings), reduce_retracing=True
+            )
+        return [text.decode("utf-8") for text in functions[key](inputs).numpy()]
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings, "blank": self.blank}
+
+
+class _Functions:
+    """The compiled decoding functions of a `TextGenerator`, by setting: in a plain object,
+    so that neither Keras nor a SavedModel tracks them."""
+
+    def __init__(self):
+        self.by_setting = {}

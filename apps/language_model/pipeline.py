@@ -8,8 +8,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnnkit.layers import Recurrent
-
 from ..base import Pipeline
 from ..checks import (
     check_bool,
@@ -21,23 +19,10 @@ from ..checks import (
     check_positive_int,
     check_seed,
 )
-from ..generation import (
-    END,
-    END_ID,
-    START,
-    START_ID,
-    Perplexity,
-    check_decoding,
-    compile_generator,
-    decode,
-    split_punctuation,
-    tokens_to_text,
-)
+from ..generation import END_ID, IdsToText, Perplexity, TextGenerator, check_decoding, compile_generator
+from .model import LEVELS, LanguageModel, TokenLookup, tokenize
 
 __all__ = ["LEVELS", "LanguageModelPipeline"]
-
-LEVELS = ("char", "word")
-_NEVER_DRAWN = (0, 1, START_ID)  # padding, [UNK] and [start] are never generated
 
 
 class LanguageModelPipeline(Pipeline):
@@ -85,8 +70,6 @@ class LanguageModelPipeline(Pipeline):
     True
     """
 
-    format_version = 1  # its preprocessing is JSON beside the network, not yet inside a task
-
     def __init__(
         self,
         *,
@@ -124,10 +107,6 @@ class LanguageModelPipeline(Pipeline):
         check_decoding("sample", temperature=temperature, top_k=top_k)
         self.temperature, self.top_k = float(temperature), top_k
         self.seed = check_seed(seed)
-        self.lookup = None  # tokens -> ids
-        self.tokens = None  # ids -> tokens, for graph code
-        self.counts = None  # training count of every id, for the unigram baseline
-        self._generators = {}
 
     # Preprocessing -------------------------------------------------------------------------
 
@@ -148,7 +127,8 @@ class LanguageModelPipeline(Pipeline):
                 raise ValueError(f"Argument `{argument}`: item {i} is {type(text).__name__}, not a string.")
         if not any(text.strip() for text in texts):
             raise ValueError(f"Argument `{argument}` holds no text (only empty or blank documents).")
-        self._check_length(len(texts) + int(tf.size(self.tokenize(tf.constant(texts)).flat_values)), argument)
+        tokens = tokenize(tf.constant(texts), self.level, self.lowercase)
+        self._check_length(len(texts) + int(tf.size(tokens.flat_values)), argument)
         return list(texts)
 
     def _check_length(self, tokens, argument="texts"):
@@ -158,45 +138,25 @@ class LanguageModelPipeline(Pipeline):
                 "are needed for one window."
             )
 
-    def tokenize(self, texts):
-        """Strings `(batch,)` to ragged tokens `(batch, None)`: characters, or words, as graph code."""
-        texts = tf.strings.lower(texts, encoding="utf-8") if self.lowercase else texts
-        if self.level == "char":
-            return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-        return tf.strings.split(split_punctuation(texts))
-
-    def ids(self, texts):
-        """Strings `(batch,)` to ragged ids `(batch, None)`; unseen tokens become `[UNK]` (1)."""
-        return tf.cast(self.lookup(self.tokenize(texts)), tf.int32)
+    @property
+    def tokens(self):
+        """The vocabulary by id: `""`, `[UNK]`, `[start]`, `[end]`, then the learnt tokens."""
+        return self.preprocessor.get_vocabulary()
 
     def stream(self, documents):
         """Documents to one id stream `(N,)`, each document followed by `[end]` (NumPy)."""
-        ids = self.ids(tf.constant(documents))
+        ids = self.preprocessor(tf.constant(documents))
         ends = tf.fill([ids.nrows(), 1], END_ID)
         return tf.concat([ids, ends], axis=1).flat_values.numpy()
 
     def learn_preprocessing(self, documents):
-        tokens = self.tokenize(tf.constant(documents)).flat_values.numpy()
+        tokens = tokenize(tf.constant(documents), self.level, self.lowercase).flat_values.numpy()
         counts = collections.Counter(token.decode("utf-8") for token in tokens)
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        self._set_vocabulary([token for token, _ in ranked[: max(self.vocab_size - 4, 1)]])
-        stream = self.stream(documents)
-        self.counts = np.bincount(stream, minlength=len(self.tokens)).tolist()
-
-    def _set_vocabulary(self, tokens):
-        self.lookup = keras.layers.StringLookup(
-            vocabulary=[START, END, *tokens], mask_token="", oov_token="[UNK]", name="lookup"
-        )
-        self.lookup.build((None, None))  # a set vocabulary does not build it; the export needs it built
-        self.tokens = self.lookup.get_vocabulary()  # by id: "", [UNK], [start], [end], ...
-        self._generators = {}
-
-    def preprocessing_state(self):
-        return {"vocabulary": self.tokens[4:], "counts": self.counts}
-
-    def restore_preprocessing(self, state):
-        self._set_vocabulary(state["vocabulary"])
-        self.counts = state["counts"]
+        vocabulary = [token for token, _ in ranked[: max(self.vocab_size - 4, 1)]]
+        self.preprocessor = TokenLookup(vocabulary, self.level, self.lowercase, name="tokens")
+        # the training count of every id, for the unigram baseline
+        self.state = {"counts": np.bincount(self.stream(documents), minlength=len(self.tokens)).tolist()}
 
     def make_dataset(self, data, training=False):
         """Batches of `(ids, next ids, weights)`, windows of `seq_len` cut from the stream.
@@ -229,94 +189,24 @@ class LanguageModelPipeline(Pipeline):
 
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
-        vocabulary = len(self.tokens)
-        ids = keras.Input((self.seq_len,), dtype="int32", name="token_ids")
-        h = keras.layers.Embedding(vocabulary, self.embedding_dim, name="embedding")(ids)
-        h = keras.layers.Dropout(self.dropout)(h)
-        for i in range(self.layers):
-            recurrent = Recurrent(
-                self.new_cell(), return_sequences=True, bptt_steps=self.bptt_steps, name=f"recurrent_{i}"
-            )
-            h = recurrent(h)
-        h = keras.layers.Dropout(self.dropout)(h)
-        logits = keras.layers.Dense(vocabulary, name="logits")(h)
-        model = keras.Model(ids, logits, name="language_model")
-        compile_generator(model, self.learning_rate, metrics=[Perplexity()])
-        self._generators = {}
-        return model
-
-    # Stepping the trained model ------------------------------------------------------------
-
-    def _cells(self):
-        return [self.model.get_layer(f"recurrent_{i}").cell for i in range(self.layers)]
-
-    def step(self, tokens, states):
-        """One token `(B,)` through the model: `(next-token logits (B, V), new states)`.
-
-        `states` holds one list of state tensors per layer; the same cells as in training.
-        """
-        h = self.model.get_layer("embedding")(tokens)
-        new_states = []
-        for cell, state in zip(self._cells(), states, strict=True):
-            h, state = cell(h, state, training=False)
-            new_states.append(list(state) if isinstance(state, (list, tuple)) else [state])
-        return self.model.get_layer("logits")(h), new_states
-
-    def read(self, texts):
-        """Each text after `[end]` (a document start), token by token, as graph code.
-
-        Returns `(last ids (B,), states after all but the last token, log-likelihoods (B,),
-        token counts (B,))`: the log-likelihood sums `log p(y_t | y_<t)` over the text's
-        tokens; an empty text is just the document start.
-        """
-        ids = self.ids(texts)
-        ids = tf.concat([tf.fill([ids.nrows(), 1], END_ID), ids], axis=1)
-        lengths = tf.cast(ids.row_lengths(), tf.int32)
-        padded = ids.to_tensor()  # (B, P), zeros after each text
-        batch = tf.shape(padded)[0]
-        states = [
-            [tf.zeros([batch, size]) for size in tf.nest.flatten(cell.state_size)] for cell in self._cells()
-        ]
-
-        def body(t, states, log_likelihood):
-            logits, new_states = self.step(padded[:, t], states)
-            inside = t + 1 < lengths  # the next token is part of the text
-            log_p = tf.gather(tf.nn.log_softmax(logits), padded[:, t + 1], batch_dims=1)
-            log_likelihood += tf.where(inside, log_p, 0.0)
-            keep = inside[:, None]
-            states = tf.nest.map_structure(lambda new, old: tf.where(keep, new, old), new_states, states)
-            return t + 1, states, log_likelihood
-
-        _, states, log_likelihood = tf.while_loop(
-            lambda t, *_: t < tf.shape(padded)[1] - 1, body, (0, states, tf.zeros([batch]))
+        model = LanguageModel(
+            len(self.tokens),
+            self.new_cell(),
+            layers=self.layers,
+            embedding_dim=self.embedding_dim,
+            bptt_steps=self.bptt_steps,
+            dropout=self.dropout,
+            name="language_model",
         )
-        last = tf.gather(padded, lengths - 1, batch_dims=1)
-        return last, states, log_likelihood, lengths - 1
+        model.build()
+        return compile_generator(model, self.learning_rate, metrics=[Perplexity()])
 
-    def generate_graph(self, prompts, length, temperature, top_k=None, seed=None):
-        """Prompts `(B,)` to sampled continuations `(B,)`, as graph code (the export's body)."""
-        last, states, _, _ = self.read(prompts)
-        never = tf.reduce_any(tf.range(len(self.tokens))[:, None] == _NEVER_DRAWN, axis=1)
-
-        def step(tokens, states):
-            logits, states = self.step(tokens, states)
-            return tf.where(never, float("-inf"), logits), states
-
-        result = decode(
-            step, states, tf.shape(prompts)[0], "sample", length,
-            temperature=temperature, top_k=top_k, seed=seed, start_tokens=last,
+    def build_task(self):
+        words = IdsToText(self.tokens[2:], separator="" if self.level == "char" else " ", name="text")
+        return TextGenerator(
+            self.preprocessor, self.model, words, self.state, method="sample", max_length=self.length,
+            temperature=self.temperature, top_k=self.top_k, name="generator",
         )  # fmt: skip
-        separator = "" if self.level == "char" else " "
-        return tokens_to_text(self.tokens, result["tokens"], result["lengths"], separator=separator)
-
-    def _generator(self, length, temperature, top_k, seed):
-        key = (length, temperature, top_k, seed)
-        if key not in self._generators:
-            self._generators[key] = tf.function(
-                lambda prompts: self.generate_graph(prompts, length, temperature, top_k, seed),
-                input_signature=[tf.TensorSpec([None], tf.string)],
-            )
-        return self._generators[key]
 
     # Task verbs ----------------------------------------------------------------------------
 
@@ -343,8 +233,9 @@ class LanguageModelPipeline(Pipeline):
         check_decoding("sample", temperature=temperature, top_k=top_k)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"Argument `seed` must be None or an integer. Received: seed={seed!r}")
-        generate = self._generator(length, float(temperature), top_k, seed)
-        texts = [t.decode("utf-8") for t in generate(tf.constant(prompts)).numpy()]
+        texts = self.task.generate(
+            tf.constant(prompts), seed=seed, max_length=length, temperature=float(temperature), top_k=top_k
+        )
         return texts[0] if single else texts
 
     @staticmethod
@@ -367,7 +258,7 @@ class LanguageModelPipeline(Pipeline):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def _read_log_likelihood(self, texts):
-        return self.read(texts)[2]
+        return self.extra_endpoints()["log_likelihood"][0](texts)
 
     def evaluate(self, texts):
         """Perplexity of held-out documents, against a unigram model of the training text.
@@ -380,7 +271,7 @@ class LanguageModelPipeline(Pipeline):
         dataset = self.make_dataset(documents)
         scores = self.model.evaluate(dataset, verbose=0, return_dict=True)
         targets = np.concatenate([y.numpy()[w.numpy() > 0] for _, y, w in dataset])
-        unigram = np.log(np.asarray(self.counts, np.float64) + 1.0)  # add-one smoothing
+        unigram = np.log(np.asarray(self.state["counts"], np.float64) + 1.0)  # add-one smoothing
         unigram -= np.log(np.exp(unigram).sum())
         cross_entropy = math.log(float(scores["perplexity"]))
         return {
@@ -395,13 +286,10 @@ class LanguageModelPipeline(Pipeline):
     # Export --------------------------------------------------------------------------------
 
     def serving_function(self):
-        signature = [tf.TensorSpec([None], tf.string, name="prompts")]
-        generate = lambda prompts: self.generate_graph(  # noqa: E731
-            prompts, self.length, self.temperature, self.top_k
-        )
-        return generate, signature, [self.lookup]
+        return (lambda prompts: self.task(prompts)), [tf.TensorSpec([None], tf.string, name="prompts")]
 
     def extra_endpoints(self):
-        generate, signature, _ = self.serving_function()
+        generate, signature = self.serving_function()
         texts = [tf.TensorSpec([None], tf.string, name="texts")]
-        return {"generate": (generate, signature), "log_likelihood": (lambda t: self.read(t)[2], texts)}
+        log_likelihood = lambda t: self.model.read(self.preprocessor(t))[2]  # noqa: E731
+        return {"generate": (generate, signature), "log_likelihood": (log_likelihood, texts)}

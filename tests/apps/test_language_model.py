@@ -56,7 +56,7 @@ def test_windows_predict_the_next_token_and_score_each_token_once(trained, corpu
 
 def test_the_step_loop_is_the_trained_model(trained):
     text = "Return the number of items."
-    ids = trained.ids(tf.constant([text])).to_tensor().numpy()[0]
+    ids = trained.preprocessor(tf.constant([text])).to_tensor().numpy()[0]
     ids = np.concatenate([[END_ID], ids])
     window = np.zeros((1, trained.seq_len), np.int32)
     window[0, : len(ids)] = ids
@@ -77,7 +77,7 @@ def test_generate_samples_repeatably_in_the_form_given(trained):
 
 
 def test_unseen_characters_are_read_as_unknown(trained):
-    ids = trained.ids(tf.constant(["a☃"])).to_tensor().numpy()[0]
+    ids = trained.preprocessor(tf.constant(["a☃"])).to_tensor().numpy()[0]
     assert ids[1] == 1 and ids[0] > 3
 
 
