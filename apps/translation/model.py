@@ -1,16 +1,76 @@
-"""`Seq2Seq`: the encoder-decoder network behind `TranslationPipeline`."""
+"""`Seq2Seq`, the encoder-decoder network behind `TranslationPipeline`, and its preprocessing."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from rnnkit.layers import Recurrent, clone_cell
 from rnnkit.layers.attention import AttentionCell
 
-__all__ = ["Seq2Seq"]
+from ..generation import (
+    END,
+    START,
+    START_ID,
+    RecurrentDecoder,
+    make_vectorizer,
+    split_punctuation,
+    target_ids,
+)
+
+__all__ = ["Seq2Seq", "TranslationPreprocessor", "standardize"]
+
+
+def standardize(texts, lowercase=False):
+    """Sentences `(batch,)` as whitespace-separated tokens: [lower-cased,] punctuation split off."""
+    texts = tf.strings.lower(texts, encoding="utf-8") if lowercase else texts
+    return split_punctuation(texts)
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-class Seq2Seq(keras.Model):
+class TranslationPreprocessor(keras.layers.Layer):
+    """Sentence pairs to ids, both sides `standardize`d and split on whitespace.
+
+        call(sources)    -> source ids `(B, S)`, zero-padded, at most `max_source_len` each
+        targets(targets) -> ragged `(target_in, target_out)`: `[start] w_1..w_n`, `w_1..w_n [end]`
+
+    The vocabularies (without padding and `[UNK]`; the target's `[start]`, `[end]` are
+    added) are in the config.
+    """
+
+    def __init__(
+        self, source_vocabulary, target_vocabulary, max_source_len, max_target_len, lowercase=False, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.config = {
+            "source_vocabulary": list(source_vocabulary),
+            "target_vocabulary": list(target_vocabulary),
+            "max_source_len": max_source_len,
+            "max_target_len": max_target_len,
+            "lowercase": lowercase,
+        }
+        self.source = make_vectorizer(source_vocabulary, "source_vectorizer")
+        self.target = make_vectorizer(target_vocabulary, "target_vectorizer", reserved=(START, END))
+        self.built = True  # no weights of its own
+
+    def source_ids(self, texts):
+        """Ragged source ids `(B, None)`, at most `max_source_len` each."""
+        ids = self.source(standardize(texts, self.config["lowercase"]))
+        return tf.cast(ids[:, : self.config["max_source_len"]], tf.int32)
+
+    def call(self, texts):
+        return self.source_ids(texts).to_tensor()
+
+    def targets(self, texts):
+        return target_ids(
+            self.target, standardize(texts, self.config["lowercase"]), self.config["max_target_len"]
+        )
+
+    def get_config(self):
+        return {**super().get_config(), **self.config}
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class Seq2Seq(RecurrentDecoder):
     """Encoder-decoder with optional attention (Sutskever et al. 2014; Bahdanau et al. 2015).
 
         encoder:  source ids -> Embedding -> Dropout -> [Bidirectional] Recurrent(cell) x layers
@@ -21,7 +81,8 @@ class Seq2Seq(keras.Model):
 
     `call((source, target_in))` is teacher forcing: the decoder reads the reference shifted
     by one (`[start] w_1 .. w_n`) and is trained to emit `w_1 .. w_n [end]`. `encode` and
-    `decode_step` split the same weights into the two halves a decoding loop needs.
+    `decode_step` split the same weights into the two halves a decoding loop needs; with
+    attention, the decoder's state holds the last step's attention weights too.
 
     Args:
         source_vocab_size, target_vocab_size: vocabulary sizes, padding (id 0) included.
@@ -93,7 +154,7 @@ class Seq2Seq(keras.Model):
 
     # The two halves ------------------------------------------------------------------------
 
-    def encode(self, source, training=False):
+    def encode_source(self, source, training=False):
         """`(memory, memory_mask, decoder_states)` for source ids `(batch, S)`."""
         mask = ops.not_equal(source, 0)
         h = self.embedding_dropout(self.source_embedding(source), training=training)
@@ -112,22 +173,32 @@ class Seq2Seq(keras.Model):
             return states
         return self.decoder_cell.initial_state(memory, memory_mask, states)
 
-    def decode_step(self, tokens, states):
-        """One decoder step at inference: `(logits (batch, V), states, attention weights or None)`."""
+    def encode(self, source, training=False):
+        """`([start] tokens, the decoder's first state)` for source ids `(batch, S)`."""
+        memory, memory_mask, states = self.encode_source(source, training=training)
+        state = {"cell": self.initial_decoder_state(memory, memory_mask, states)}
+        if self.config["attention"] is not None:
+            state["attention"] = ops.zeros_like(memory[:, :, 0])
+        return ops.full((ops.shape(source)[0],), START_ID, dtype="int32"), state
+
+    def decode_step(self, tokens, state):
+        """One decoder step at inference: `(logits (batch, V), state)`."""
         x = self.target_embedding(tokens)
         if self.config["attention"] is None:
-            output, states = self.decoder_cell(x, states)
-            weights = None
+            output, cell_state = self.decoder_cell(x, state["cell"])
         else:
-            output, states, weights = self.decoder_cell.step(x, states)
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        return self.logits(output), states, weights
+            output, cell_state, weights = self.decoder_cell.step(x, state["cell"])
+        cell_state = list(cell_state) if isinstance(cell_state, (list, tuple)) else [cell_state]
+        new_state = {"cell": cell_state}
+        if self.config["attention"] is not None:
+            new_state["attention"] = weights
+        return self.logits(output), new_state
 
     # Teacher forcing -----------------------------------------------------------------------
 
     def call(self, inputs, training=False):
         source, target_in = inputs
-        memory, memory_mask, states = self.encode(source, training=training)
+        memory, memory_mask, states = self.encode_source(source, training=training)
         x = self.embedding_dropout(self.target_embedding(target_in), training=training)
         y = self.decoder(
             x,

@@ -23,20 +23,15 @@ from ..checks import (
     check_texts,
 )
 from ..generation import (
-    END,
-    START,
+    IdsToText,
+    TextGenerator,
     adapt_words,
     batch_by_length,
     check_decoding,
     compile_generator,
-    decode,
-    make_vectorizer,
     ragged_examples,
-    split_punctuation,
-    target_ids,
-    tokens_to_text,
 )
-from .model import Seq2Seq
+from .model import Seq2Seq, TranslationPreprocessor, standardize
 
 __all__ = ["TranslationPipeline", "attention_figure"]
 
@@ -82,8 +77,6 @@ class TranslationPipeline(Pipeline):
     1
     """
 
-    format_version = 1  # its preprocessing is JSON beside the network, not yet inside a task
-
     def __init__(
         self,
         *,
@@ -123,10 +116,6 @@ class TranslationPipeline(Pipeline):
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
         self.seed = check_seed(seed)
-        self.source_vectorizer = None
-        self.target_vectorizer = None
-        self.target_words = None  # the target vocabulary by id
-        self._translators = {}
 
     # Preprocessing -------------------------------------------------------------------------
 
@@ -145,58 +134,38 @@ class TranslationPipeline(Pipeline):
             )
         return sources, targets
 
-    def _standardize(self, texts):
-        texts = tf.strings.lower(texts, encoding="utf-8") if self.lowercase else texts
-        return split_punctuation(texts)
-
     def learn_preprocessing(self, train):
         sources, targets = train
         if targets is None:
             raise ValueError("Argument `targets` is required to fit.")
-        source_words = adapt_words(
-            self._standardize(tf.constant(sources)), max(self.source_vocab_size - 2, 1)
-        )
-        if not source_words:
+        words = {}
+        for side, texts, size, reserved in (
+            ("source", sources, self.source_vocab_size, 2),  # padding, [UNK]
+            ("target", targets, self.target_vocab_size, 4),  # and [start], [end]
+        ):
+            words[side] = adapt_words(
+                standardize(tf.constant(texts), self.lowercase), max(size - reserved, 1)
+            )
+        if not words["source"]:
             raise ValueError("Argument `sources` holds no words: every source sentence is empty.")
-        self._set_vocabularies(
-            source_words,
-            adapt_words(self._standardize(tf.constant(targets)), max(self.target_vocab_size - 4, 1)),
-        )
+        self.preprocessor = TranslationPreprocessor(
+            words["source"], words["target"], self.max_source_len, self.max_target_len, self.lowercase,
+            name="sentence_ids",
+        )  # fmt: skip
         self._warn_truncated(sources, targets)
 
-    def _set_vocabularies(self, source_words, target_words):
-        self.source_vectorizer = make_vectorizer(source_words, "source_vectorizer")
-        self.target_vectorizer = make_vectorizer(target_words, "target_vectorizer", reserved=(START, END))
-        self.target_words = self.target_vectorizer.get_vocabulary()  # by id, for graph code
-        self._translators = {}
-
-    def preprocessing_state(self):
-        return {
-            "source_vocabulary": self.source_vectorizer.get_vocabulary(include_special_tokens=False),
-            "target_vocabulary": self.target_vectorizer.get_vocabulary(include_special_tokens=False)[2:],
-        }
-
-    def restore_preprocessing(self, state):
-        self._set_vocabularies(state["source_vocabulary"], state["target_vocabulary"])
-
-    def source_ids(self, texts):
-        """Raw sentences `(batch,)` to ragged source ids, at most `max_source_len` each (graph code)."""
-        return tf.cast(self.source_vectorizer(self._standardize(texts))[:, : self.max_source_len], tf.int32)
-
-    def encode_source(self, texts):
-        """Raw sentences `(batch,)` to padded source ids `(batch, S)`, as graph code."""
-        return self.source_ids(texts).to_tensor()
-
-    def target_ids(self, texts):
-        """Raw sentences to ragged `(target_in, target_out)`: `[start] w_1..w_n`, `w_1..w_n [end]`."""
-        return target_ids(self.target_vectorizer, self._standardize(texts), self.max_target_len)
+    @property
+    def target_words(self):
+        """The target vocabulary by id: `""`, `[UNK]`, `[start]`, `[end]`, then the words."""
+        return self.preprocessor.target.get_vocabulary()
 
     def _warn_truncated(self, sources, targets=None):
+        preprocessor = self.preprocessor
         too_long = _count_longer(
-            self.source_vectorizer(self._standardize(tf.constant(sources))), self.max_source_len
+            preprocessor.source(standardize(tf.constant(sources), self.lowercase)), self.max_source_len
         )
         if targets is not None:
-            target_ids = self.target_vectorizer(self._standardize(tf.constant(targets)))
+            target_ids = preprocessor.target(standardize(tf.constant(targets), self.lowercase))
             too_long_targets = _count_longer(target_ids, self.max_target_len - 1)
         else:
             too_long_targets = 0
@@ -220,13 +189,13 @@ class TranslationPipeline(Pipeline):
         sources, targets = data if isinstance(data, tuple) else (check_texts(data), None)
         if targets is None:
             dataset = tf.data.Dataset.from_tensor_slices(sources).batch(self.batch_size)
-            return dataset.map(self.encode_source).prefetch(tf.data.AUTOTUNE)
+            return dataset.map(self.preprocessor).prefetch(tf.data.AUTOTUNE)
         dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
         if training:
             dataset = dataset.shuffle(len(sources), seed=self.seed, reshuffle_each_iteration=True)
 
         def ids(source, target):
-            return (self.source_ids(source), *self.target_ids(target))
+            return (self.preprocessor.source_ids(source), *self.preprocessor.targets(target))
 
         def model_ready(source, target_in, target_out):
             weights = tf.cast(tf.not_equal(target_out, 0), tf.float32)
@@ -249,8 +218,8 @@ class TranslationPipeline(Pipeline):
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
         model = Seq2Seq(
-            source_vocab_size=self.source_vectorizer.vocabulary_size(),
-            target_vocab_size=self.target_vectorizer.vocabulary_size(),
+            source_vocab_size=self.preprocessor.source.vocabulary_size(),
+            target_vocab_size=self.preprocessor.target.vocabulary_size(),
             cell=self.new_cell(),
             units=self.units,
             embedding_dim=self.embedding_dim,
@@ -261,57 +230,14 @@ class TranslationPipeline(Pipeline):
             name="seq2seq",
         )
         model.build()
-        compile_generator(model, self.learning_rate)
-        self._translators = {}
-        return model
+        return compile_generator(model, self.learning_rate)
 
-    # Decoding ------------------------------------------------------------------------------
-
-    def _decode(self, source, method, beam_width=None, record_attention=False):
-        """Source ids `(batch, S)` to the best translation's ids, as graph code."""
-        memory, memory_mask, states = self.model.encode(source)
-        state = {"cell": self.model.initial_decoder_state(memory, memory_mask, states)}
-        if record_attention:
-            state["attention"] = tf.zeros_like(memory[:, :, 0])
-
-        def step(tokens, state):
-            logits, cell_state, weights = self.model.decode_step(tokens, state["cell"])
-            new_state = {"cell": cell_state}
-            if record_attention:
-                new_state["attention"] = weights
-            return logits, new_state
-
-        return decode(
-            step,
-            state,
-            tf.shape(source)[0],
-            method,
-            self.max_target_len,
-            beam_width=beam_width or self.beam_width,
-            length_penalty=self.length_penalty,
-            record=(lambda s: s["attention"]) if record_attention else None,
-        )
-
-    def translate_graph(self, texts, method="greedy", beam_width=None):
-        """Raw sentences `(batch,)` to translations `(batch,)`, as graph code (the export's body).
-
-        An empty (or blank) sentence translates to the empty string.
-        """
-        source = self.encode_source(texts)
-        result = self._decode(source, method, beam_width)
-        translations = tokens_to_text(self.target_words, result["tokens"], result["lengths"])
-        blank = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
-        return tf.where(blank, tf.constant(""), translations)
-
-    def _translator(self, method, beam_width):
-        key = (method, beam_width)
-        if key not in self._translators:
-            self._translators[key] = tf.function(
-                lambda texts: self.translate_graph(texts, method, beam_width),
-                input_signature=[tf.TensorSpec([None], tf.string)],
-                reduce_retracing=True,
-            )
-        return self._translators[key]
+    def build_task(self):
+        return TextGenerator(
+            self.preprocessor, self.model, IdsToText(self.target_words[2:], name="text"), method="beam",
+            max_length=self.max_target_len, beam_width=self.beam_width, length_penalty=self.length_penalty,
+            blank="", name="translator",
+        )  # fmt: skip
 
     # Task verbs ----------------------------------------------------------------------------
 
@@ -327,11 +253,11 @@ class TranslationPipeline(Pipeline):
         texts = check_texts(texts)
         check_decoding(method, beam_width, methods=METHODS)
         self._warn_truncated(texts)
-        translate = self._translator(method, beam_width if method == "beam" else None)
+        beam_width = beam_width if method == "beam" else None
         out = []
         for start in range(0, len(texts), self.batch_size):
             batch = tf.constant(texts[start : start + self.batch_size])
-            out.extend(t.decode("utf-8") for t in translate(batch).numpy())
+            out.extend(self.task.generate(batch, method=method, beam_width=beam_width))
         return out
 
     def evaluate(self, sources, references, method="greedy", beam_width=None):
@@ -359,11 +285,11 @@ class TranslationPipeline(Pipeline):
             raise ValueError("attention_map() needs a pipeline trained with `attention` set.")
         check_texts([text], argument="text")
         texts = tf.constant([text])
-        source = self.encode_source(texts)
-        result = self._decode(source, "greedy", record_attention=True)
+        source = self.preprocessor(texts)
+        result = self.task.generate_ids(texts, method="greedy", record=lambda state: state["attention"])
         length = int(result["lengths"][0]) + 1  # the end token too
         vocabulary = self.target_words
-        source_vocabulary = self.source_vectorizer.get_vocabulary()
+        source_vocabulary = self.preprocessor.source.get_vocabulary()
         output = [vocabulary[i] for i in result["tokens"][0, :length].numpy()]
         source_tokens = [source_vocabulary[i] for i in source[0].numpy()]
         weights = result["trace"][0, :length, : len(source_tokens)].numpy()
@@ -379,16 +305,16 @@ class TranslationPipeline(Pipeline):
     # Export --------------------------------------------------------------------------------
 
     def serving_function(self):
-        signature = [tf.TensorSpec([None], tf.string, name="texts")]
-        tracked = [self.source_vectorizer, self.target_vectorizer]
-        return (lambda texts: self.translate_graph(texts, "beam")), signature, tracked
+        return (lambda texts: self.task(texts)), [tf.TensorSpec([None], tf.string, name="texts")]
 
     def extra_endpoints(self):
+        """`translate` and `translate_beam` (documented aliases of `serve`) and `translate_greedy`."""
         signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        greedy = lambda texts: self.task.generate_graph(texts, method="greedy")  # noqa: E731
         return {
-            "translate": (lambda texts: self.translate_graph(texts, "beam"), signature),
-            "translate_beam": (lambda texts: self.translate_graph(texts, "beam"), signature),
-            "translate_greedy": (lambda texts: self.translate_graph(texts, "greedy"), signature),
+            "translate": (lambda texts: self.task(texts), signature),
+            "translate_beam": (lambda texts: self.task(texts), signature),
+            "translate_greedy": (greedy, signature),
         }
 
 

@@ -101,7 +101,7 @@ def test_attention_map_and_plots(trained):
 
 def test_unknown_words_and_long_sentences(trained):
     pipeline, _ = trained
-    ids = pipeline.encode_source(tf.constant(["the zyzzyva sees a qwerty ."])).numpy()[0]
+    ids = pipeline.preprocessor(tf.constant(["the zyzzyva sees a qwerty ."])).numpy()[0]
     assert list(ids).count(1) == 2  # both unknown words map to [UNK]
     long_sentence = " ".join(["the small dog sees a cat"] * 20)
     with pytest.warns(UserWarning, match="max_source_len"):
