@@ -10,6 +10,7 @@ A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipeline
   `self.state` (a JSON dict of what else was learnt: a label set, a series' columns);
 - `build_model()`: a compiled `keras.Model` on model-ready inputs (the network);
 - `postprocessor()`: None, or a Keras layer from the network's outputs to raw ones;
+- `build_task()`, where the task is more than `Task` (the generators' `TextGenerator`);
 - `make_dataset(data, training)`: a `tf.data.Dataset` of model-ready batches, through
   `self.preprocessor`;
 - `serving_function()`: `(fn, input_signature)` for the export, raw in, raw out, over
@@ -78,7 +79,7 @@ class Pipeline:
     """
 
     # The layout `save` writes. 1: the network alone in model.keras, its preprocessing as
-    # JSON beside it (the pipelines not yet moved to tasks); 2: the task in model.keras.
+    # JSON beside it; 2: the task (network and preprocessing) in model.keras.
     format_version = 2
 
     def __init__(self):
@@ -137,8 +138,6 @@ class Pipeline:
 
     def build_task(self):
         """The `Task` of the trained network, with the preprocessing it was trained behind."""
-        if self.format_version < 2:
-            return None
         return Task(self.preprocessor, self.model, self.postprocessor(), metadata=self.state, name="task")
 
     def extra_endpoints(self):
@@ -249,8 +248,8 @@ class Pipeline:
     def _check_backup(self, backup_dir):
         """`backup_dir` as a Path; refuses a backup of other hyper-parameters or preprocessing."""
         backup_dir = Path(backup_dir)
-        learnt = self.preprocessing_state() if self.format_version < 2 else [self.state, _preprocessing(self)]
-        state = json.dumps([self.get_config(), learnt], sort_keys=True, default=str)
+        learnt = [self.get_config(), self.state, _preprocessing(self)]
+        state = json.dumps(learnt, sort_keys=True, default=str)
         fingerprint = hashlib.sha256(state.encode()).hexdigest()
         path = backup_dir / "fingerprint.txt"
         if path.is_file() and path.read_text() != fingerprint:
@@ -291,11 +290,7 @@ class Pipeline:
                 "config": self.get_config(),
             }
             (folder / "config.json").write_text(json.dumps(header, indent=2))
-            if self.format_version < 2:
-                (folder / "preprocessing.json").write_text(json.dumps(self.preprocessing_state()))
-                self.model.save(folder / "model.keras")
-            else:
-                self.task.save(folder / "model.keras")
+            self.task.save(folder / "model.keras")
 
         return write_atomically(path, write, overwrite)
 
@@ -327,13 +322,9 @@ class Pipeline:
                 "it with the rnnkit release that saved it."
             )
         pipeline = saved_cls.from_config(config)
-        model = keras.models.load_model(path / "model.keras", safe_mode=True)
-        if version < 2:
-            pipeline.restore_preprocessing(json.loads((path / "preprocessing.json").read_text()))
-            pipeline.model = model
-            return pipeline
-        pipeline.task, pipeline.model = model, model.network
-        pipeline.preprocessor, pipeline.state = model.preprocessor, model.metadata
+        task = keras.models.load_model(path / "model.keras", safe_mode=True)
+        pipeline.task, pipeline.model = task, task.network
+        pipeline.preprocessor, pipeline.state = task.preprocessor, task.metadata
         return pipeline
 
     def export(self, path, overwrite=False):
@@ -343,12 +334,11 @@ class Pipeline:
         temporary folder and moved into place only when complete.
         """
         self._check_fitted("export")
-        fn, input_signature, *tracked = self.serving_function()  # tracked: format version 1 only
+        fn, input_signature = self.serving_function()
 
         def write(folder):
             archive = keras.export.ExportArchive()
-            for resource in [self.task or self.model, *(tracked[0] if tracked else [])]:
-                archive.track(resource)
+            archive.track(self.task)
             archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
             for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
                 archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
@@ -452,13 +442,13 @@ class _EpochLog(keras.callbacks.Callback):
 
 
 def _preprocessing(pipeline):
-    """What the preprocessing layers learnt (for the backup's fingerprint): their configs (a
-    scaler's statistics) and vocabularies."""
-    layers = list(pipeline.preprocessor._flatten_layers()) if pipeline.preprocessor is not None else []
-    return [
-        [layer.get_config(), layer.get_vocabulary() if hasattr(layer, "get_vocabulary") else None]
-        for layer in layers
-    ]
+    """What the preprocessing learnt (for the backup's fingerprint): its serialized config (a
+    scaler's statistics, vocabularies set by hand) and every adapted vocabulary."""
+    if pipeline.preprocessor is None:
+        return None
+    layers = pipeline.preprocessor._flatten_layers()
+    vocabularies = [layer.get_vocabulary() for layer in layers if hasattr(layer, "get_vocabulary")]
+    return [keras.saving.serialize_keras_object(pipeline.preprocessor), vocabularies]
 
 
 def _replace_text(path, text):

@@ -4,8 +4,10 @@
   `[end]` have the same ids in every pipeline;
 - teacher forcing: a sentence becomes `target_in = [start] w_1..w_n` and
   `target_out = w_1..w_n [end]`, trained with a cross-entropy masked to the real tokens;
-- decoding to text: `rnnkit.layers.decoding` over the pipeline's step function, then ids
-  back to words, all graph code, so an export writes sentences by itself.
+- one recurrent decoder interface (`RecurrentDecoder`: encode, decode_step, teacher forcing)
+  and one task over it (`TextGenerator`): `rnnkit.layers.decoding` over `decode_step`, then
+  ids back to words (`IdsToText`), all graph code, so a loaded model or an export writes
+  sentences by itself.
 """
 
 import keras
@@ -32,12 +34,10 @@ __all__ = [
     "ragged_examples",
     "check_decoding",
     "compile_generator",
-    "decode",
     "detokenize",
     "make_vectorizer",
     "split_punctuation",
     "target_ids",
-    "tokens_to_text",
 ]
 
 START, END = "[start]", "[end]"
@@ -181,47 +181,6 @@ def check_decoding(method, beam_width=None, temperature=1.0, top_k=None, methods
         check_positive_int("top_k", top_k)
 
 
-def decode(
-    step,
-    state,
-    batch_size,
-    method,
-    max_length,
-    beam_width=4,
-    length_penalty=0.6,
-    record=None,
-    start_tokens=None,
-    **sampling,
-):
-    """The best token sequence per row: `{"tokens", "lengths", "scores"}` (and `"trace"`).
-
-    `step(tokens, state) -> (logits, state)` is the decoder; decoding starts from
-    `start_tokens` `(batch,)` (default `[start]`) and stops at `[end]` or after `max_length`
-    tokens. `sampling` holds `temperature`, `top_k` and `seed` for `method="sample"`;
-    `record` traces greedy and sampling steps.
-    """
-    start = tf.fill([batch_size], START_ID) if start_tokens is None else start_tokens
-    options = {"end_token": END_ID, "max_length": max_length}
-    if method == "greedy":
-        return decoding.greedy_search(step, start, state, record=record, **options)
-    if method == "sample":
-        return decoding.sample(step, start, state, record=record, **options, **sampling)
-    result = decoding.beam_search(
-        step, start, state, beam_width=beam_width, length_penalty=length_penalty, **options
-    )
-    return {name: value[:, 0] for name, value in result.items()}  # the best hypothesis
-
-
-def tokens_to_text(words, tokens, lengths, separator=" "):
-    """Token ids `(batch, T)` with their lengths to strings `(batch,)`, as graph code.
-
-    Words (`separator=" "`) are detokenised; characters (`separator=""`) are joined as they are.
-    """
-    pieces = tf.RaggedTensor.from_tensor(tf.gather(tf.constant(words), tokens), lengths=lengths)
-    texts = tf.strings.reduce_join(pieces, axis=-1, separator=separator)
-    return detokenize(texts) if separator == " " else texts
-
-
 class RecurrentDecoder(keras.Model):
     """The network under every pipeline that writes text: one recurrent decoder, two halves.
 
@@ -356,13 +315,15 @@ class TextGenerator(Task):
         return tf.where(blank, tf.constant(self.blank), texts)
 
     def generate(self, inputs, seed=None, **settings):
-        """Strings (a NumPy array of bytes decoded to `str`) for a batch of raw inputs, through
-        a compiled function cached per setting."""
-        key = (seed, *sorted(settings.items()))
+        """Strings (`str`) for a batch of raw inputs, through a compiled function cached per
+        setting and input type."""
+        inputs = tf.convert_to_tensor(inputs)
+        spec = tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype)  # any batch size: one trace
+        key = (spec, seed, *sorted(settings.items()))
         functions = self._compiled.by_setting
         if key not in functions:
             functions[key] = tf.function(
-                lambda x: self.generate_graph(x, seed=seed, **settings), reduce_retracing=True
+                lambda x: self.generate_graph(x, seed=seed, **settings), input_signature=[spec]
             )
         return [text.decode("utf-8") for text in functions[key](inputs).numpy()]
 

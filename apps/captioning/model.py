@@ -1,11 +1,25 @@
-"""`Captioner`: an image (or its feature vector) conditions a recurrent decoder (one-to-many)."""
+"""`Captioner`: an image (or its feature vector) conditions a recurrent decoder (one-to-many);
+`CaptionPreprocessor`: images and captions to what it reads."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from rnnkit.layers import Recurrent, clone_cell
 
-__all__ = ["BACKBONES", "CONDITIONING", "Captioner", "backbone"]
+from ..generation import (
+    END,
+    START,
+    START_ID,
+    RecurrentDecoder,
+    make_vectorizer,
+    split_punctuation,
+    target_ids,
+)
+
+__all__ = ["BACKBONES", "CONDITIONING", "CaptionPreprocessor", "Captioner", "backbone", "decode_images"]
+
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")  # JPEG, PNG, GIF, BMP
 
 CONDITIONING = ("init_state", "every_step", "both")
 
@@ -28,8 +42,66 @@ def backbone(name, image_size):
     return model
 
 
+def decode_images(data, image_size):
+    """Encoded images `(batch,)` tf.string to uint8 `(batch, size, size, 3)`, as graph code.
+
+    Bytes that are not JPEG, PNG, GIF or BMP fail with an error that lists their batch
+    indices; grayscale and RGBA become RGB; every image is resized to a square in memory.
+    """
+    known = tf.zeros_like(data, dtype=tf.bool)
+    for signature in _SIGNATURES:
+        known |= tf.equal(tf.strings.substr(data, 0, len(signature)), signature)
+    check = tf.debugging.Assert(
+        tf.reduce_all(known),
+        ["Argument `images`: not JPEG/PNG/GIF/BMP bytes at batch indices", tf.where(~known)[:, 0]],
+    )
+
+    def one(image):
+        pixels = tf.io.decode_image(image, channels=3, expand_animations=False)
+        resized = tf.image.resize(pixels, [image_size, image_size], antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+    with tf.control_dependencies([check]):
+        return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8))
+
+
+def standardize(texts):
+    """Lower-cased captions with punctuation split off, as graph code."""
+    return split_punctuation(tf.strings.lower(texts, encoding="utf-8"))
+
+
 @keras.saving.register_keras_serializable(package="rnnkit")
-class Captioner(keras.Model):
+class CaptionPreprocessor(keras.layers.Layer):
+    """Images and captions to what the `Captioner` reads.
+
+        call(images)       -> uint8 pixels `(B, size, size, 3)`: encoded images (JPEG, PNG,
+                              GIF, BMP bytes) decoded and resized; pixel arrays (or, with
+                              `image_size=None`, feature vectors) as they are
+        targets(captions)  -> ragged `(target_in, target_out)`: `[start] w_1..w_n`, `w_1..w_n [end]`
+
+    The caption vocabulary (without padding, `[UNK]`, `[start]`, `[end]`) is in the config.
+    """
+
+    def __init__(self, vocabulary, max_len, image_size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = {"vocabulary": list(vocabulary), "max_len": max_len, "image_size": image_size}
+        self.vectorizer = make_vectorizer(vocabulary, "caption_vectorizer", reserved=(START, END))
+        self.built = True  # no weights of its own
+
+    def call(self, images):
+        if images.dtype == tf.string:
+            return decode_images(images, self.config["image_size"])
+        return images
+
+    def targets(self, captions):
+        return target_ids(self.vectorizer, standardize(captions), self.config["max_len"])
+
+    def get_config(self):
+        return {**super().get_config(), **self.config}
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class Captioner(RecurrentDecoder):
     """The lecture's caption generator: a fixed vector `x` conditions an RNN that writes words.
 
         f   = BatchNorm(encoder(image))             (batch, feature width): each feature standardised
@@ -132,7 +204,7 @@ class Captioner(keras.Model):
             images = self.preprocess(images)
         return self.encoder(images, training=training)
 
-    def encode(self, images, training=False):
+    def condition(self, images, training=False):
         """The decoder's starting point: `{"cell": s_0, "features": v}` (`features` if every step)."""
         f = self.feature_norm(self.image_features(images, training=training), training=training)
         f = self.feature_dropout(f, training=training)
@@ -147,6 +219,11 @@ class Captioner(keras.Model):
             state["features"] = self.step_features(f)
         return state
 
+    def encode(self, images, training=False):
+        """`([start] tokens, the decoder's first state)` for images or feature vectors."""
+        state = self.condition(images, training=training)
+        return ops.full((ops.shape(state["cell"][0])[0],), START_ID, dtype="int32"), state
+
     def decode_step(self, tokens, state):
         """One decoder step at inference: `(logits (batch, V), state)`."""
         x = self.embedding(tokens)
@@ -160,7 +237,7 @@ class Captioner(keras.Model):
 
     def call(self, inputs, training=False):
         images, target_in = inputs
-        state = self.encode(images, training=training)
+        state = self.condition(images, training=training)
         x = self.embedding_dropout(self.embedding(target_in), training=training)
         if self.every_step:
             steps = ops.shape(target_in)[1]

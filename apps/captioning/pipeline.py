@@ -20,50 +20,21 @@ from ..checks import (
     check_texts,
 )
 from ..generation import (
-    END,
-    START,
+    IdsToText,
+    TextGenerator,
     adapt_words,
     batch_by_length,
     check_decoding,
     compile_generator,
-    decode,
-    make_vectorizer,
     ragged_examples,
-    split_punctuation,
-    target_ids,
-    tokens_to_text,
 )
 from .data import decode_image
-from .model import BACKBONES, CONDITIONING, Captioner
+from .model import BACKBONES, CONDITIONING, Captioner, CaptionPreprocessor, standardize
 
-__all__ = ["ENCODERS", "CaptionPipeline", "decode_images"]
+__all__ = ["ENCODERS", "CaptionPipeline"]
 
 ENCODERS = ("cnn", "features", *BACKBONES)
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")  # JPEG, PNG, GIF, BMP
 _MIN_CNN_SIZE = 16  # the "cnn" encoder halves the image four times
-
-
-def decode_images(data, image_size):
-    """Encoded images `(batch,)` tf.string to uint8 `(batch, size, size, 3)`, as graph code.
-
-    Bytes that are not JPEG, PNG, GIF or BMP fail with an error that lists their batch
-    indices; grayscale and RGBA become RGB; every image is resized to a square in memory.
-    """
-    known = tf.zeros_like(data, dtype=tf.bool)
-    for signature in _SIGNATURES:
-        known |= tf.equal(tf.strings.substr(data, 0, len(signature)), signature)
-    check = tf.debugging.Assert(
-        tf.reduce_all(known),
-        ["Argument `images`: not JPEG/PNG/GIF/BMP bytes at batch indices", tf.where(~known)[:, 0]],
-    )
-
-    def one(image):
-        pixels = tf.io.decode_image(image, channels=3, expand_animations=False)
-        resized = tf.image.resize(pixels, [image_size, image_size], antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-
-    with tf.control_dependencies([check]):
-        return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8))
 
 
 class CaptionPipeline(Pipeline):
@@ -101,8 +72,6 @@ class CaptionPipeline(Pipeline):
     >>> len(pipeline.generate(images, method="beam"))
     2
     """
-
-    format_version = 1  # its preprocessing is JSON beside the network, not yet inside a task
 
     def __init__(
         self,
@@ -156,10 +125,16 @@ class CaptionPipeline(Pipeline):
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
         self.seed = check_seed(seed)
-        self.vectorizer = None
-        self.words = None  # the caption vocabulary by id
-        self.feature_dim = None  # learned from the data with encoder="features"
-        self._generators = {}
+
+    @property
+    def feature_dim(self):
+        """The width of the feature vectors, learnt from the data with encoder="features"."""
+        return None if self.state is None else self.state["feature_dim"]
+
+    @property
+    def words(self):
+        """The caption vocabulary by id: `""`, `[UNK]`, `[start]`, `[end]`, then the words."""
+        return self.preprocessor.vectorizer.get_vocabulary()
 
     # Inputs --------------------------------------------------------------------------------
 
@@ -250,30 +225,17 @@ class CaptionPipeline(Pipeline):
 
     # Preprocessing -------------------------------------------------------------------------
 
-    @staticmethod
-    def standardize(texts):
-        """Lower-cased captions with punctuation split off, as graph code."""
-        return split_punctuation(tf.strings.lower(texts, encoding="utf-8"))
-
     def learn_preprocessing(self, train):
         images, captions = train
         if captions is None:
             raise ValueError("Argument `captions` is required to fit.")
         flat = [c for references in captions for c in references]
-        self._set_vocabulary(adapt_words(self.standardize(tf.constant(flat)), max(self.vocab_size - 4, 1)))
-        self.feature_dim = int(images.shape[1]) if self.encoder == "features" else None
-
-    def _set_vocabulary(self, words):
-        self.vectorizer = make_vectorizer(words, "caption_vectorizer", reserved=(START, END))
-        self.words = self.vectorizer.get_vocabulary()
-        self._generators = {}
-
-    def preprocessing_state(self):
-        return {"vocabulary": self.words[4:], "feature_dim": self.feature_dim}
-
-    def restore_preprocessing(self, state):
-        self._set_vocabulary(state["vocabulary"])
-        self.feature_dim = state["feature_dim"]
+        words = adapt_words(standardize(tf.constant(flat)), max(self.vocab_size - 4, 1))
+        features = self.encoder == "features"
+        self.preprocessor = CaptionPreprocessor(
+            words, self.max_len, None if features else self.image_size, name="images_and_captions"
+        )
+        self.state = {"feature_dim": int(images.shape[1]) if features else None}
 
     def make_dataset(self, data, training=False):
         """Batches of `((images, target_in), target_out, weights)`, one row per (image, caption)."""
@@ -287,7 +249,7 @@ class CaptionPipeline(Pipeline):
             dataset = dataset.shuffle(len(flat), seed=self.seed, reshuffle_each_iteration=True)
 
         def ids(image, caption):
-            return (image, *target_ids(self.vectorizer, self.standardize(caption), self.max_len))
+            return (image, *self.preprocessor.targets(caption))
 
         def model_ready(image, target_in, target_out):
             return (image, target_in), target_out, tf.cast(tf.not_equal(target_out, 0), tf.float32)
@@ -323,39 +285,16 @@ class CaptionPipeline(Pipeline):
         model.build()
         if self.backbone_weights is not None:
             model.encoder.load_weights(self.backbone_weights)
-        self._generators = {}
         return compile_generator(model, self.learning_rate)
 
-    # Generation ----------------------------------------------------------------------------
+    def build_task(self):
+        return TextGenerator(
+            self.preprocessor, self.model, IdsToText(self.words[2:], name="text"), method="greedy",
+            max_length=self.max_len, beam_width=self.beam_width, length_penalty=self.length_penalty,
+            name="captioner_task",
+        )  # fmt: skip
 
-    def generate_graph(
-        self, images, method="greedy", beam_width=None, temperature=1.0, top_k=None, seed=None
-    ):
-        """Pixels (or features) `(batch, ...)` to captions `(batch,)`, as graph code."""
-        state = self.model.encode(images)
-        result = decode(
-            lambda tokens, state: self.model.decode_step(tokens, state),
-            state,
-            tf.shape(images)[0],
-            method,
-            self.max_len,
-            beam_width=beam_width or self.beam_width,
-            length_penalty=self.length_penalty,
-            **({"temperature": temperature, "top_k": top_k, "seed": seed} if method == "sample" else {}),
-        )
-        return tokens_to_text(self.words, result["tokens"], result["lengths"])
-
-    def _input_spec(self):
-        if self.encoder == "features":
-            return tf.TensorSpec([None, self.feature_dim], tf.float32, name="features")
-        return tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.uint8, name="images")
-
-    def _generator(self, *options):
-        if options not in self._generators:
-            self._generators[options] = tf.function(
-                lambda images: self.generate_graph(images, *options), input_signature=[self._input_spec()]
-            )
-        return self._generators[options]
+    # Task verbs ----------------------------------------------------------------------------
 
     def generate(
         self, images_or_features, method="greedy", beam_width=None, temperature=1.0, top_k=None, seed=None
@@ -371,11 +310,13 @@ class CaptionPipeline(Pipeline):
         self._check_fitted("generate")
         check_decoding(method, beam_width, temperature, top_k)
         images = self.check_images(images_or_features)
-        generate = self._generator(method, beam_width, float(temperature), top_k, seed)
+        settings = {"method": method, "beam_width": beam_width}
+        if method == "sample":
+            settings.update(temperature=float(temperature), top_k=top_k)
         captions = []
         for start in range(0, len(images), self.batch_size):
             captions.extend(
-                c.decode("utf-8") for c in generate(images[start : start + self.batch_size]).numpy()
+                self.task.generate(images[start : start + self.batch_size], seed=seed, **settings)
             )
         return captions
 
@@ -395,7 +336,7 @@ class CaptionPipeline(Pipeline):
             f"bleu_{n}": BLEU(max_ngram_order=n, lowercase=True).corpus_score(generated, streams).score
             for n in range(1, 5)
         }
-        normal = lambda texts: [t.decode() for t in self.standardize(tf.constant(texts)).numpy()]  # noqa: E731
+        normal = lambda texts: [t.decode() for t in standardize(tf.constant(texts)).numpy()]  # noqa: E731
         hits = [g in set(normal(r)) for g, r in zip(normal(generated), references, strict=True)]
         scores = self.model.evaluate(self.make_dataset((images, references)), verbose=0, return_dict=True)
         return {
@@ -421,22 +362,17 @@ class CaptionPipeline(Pipeline):
     # Export --------------------------------------------------------------------------------
 
     def serving_function(self):
+        """Encoded images (JPEG, PNG, GIF, BMP bytes), or feature vectors, to greedy captions."""
         if self.encoder == "features":
             signature = [tf.TensorSpec([None, self.feature_dim], tf.float32, name="features")]
-            return (lambda features: self.generate_graph(features)), signature, [self.vectorizer]
-        signature = [tf.TensorSpec([None], tf.string, name="images")]
-        return (
-            (lambda data: self.generate_graph(decode_images(data, self.image_size))),
-            signature,
-            [self.vectorizer],
-        )
+        else:
+            signature = [tf.TensorSpec([None], tf.string, name="images")]
+        return (lambda images: self.task(images)), signature
 
     def extra_endpoints(self):
-        fn, signature, _ = self.serving_function()
-        if self.encoder == "features":
-            beam = lambda features: self.generate_graph(features, "beam")  # noqa: E731
-        else:
-            beam = lambda data: self.generate_graph(decode_images(data, self.image_size), "beam")  # noqa: E731
+        """`generate` (a documented alias of `serve`) and `generate_beam`."""
+        fn, signature = self.serving_function()
+        beam = lambda images: self.task.generate_graph(images, method="beam")  # noqa: E731
         return {"generate": (fn, signature), "generate_beam": (beam, signature)}
 
 
