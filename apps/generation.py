@@ -190,7 +190,27 @@ class RecurrentDecoder(keras.Model):
         call(...)                                        teacher forcing, for training
 
     `TextGenerator` decodes any of them (greedy, beam search, sampling) inside TensorFlow.
+    A subclass passes its template cell and its other constructor arguments (`config`) to
+    `__init__`, which keeps them for `get_config`, and names in `example_inputs` a batch
+    that `build` calls it on once, to create every weight.
     """
+
+    def __init__(self, cell, config, **kwargs):
+        super().__init__(**kwargs)
+        self.template = keras.layers.deserialize(cell) if isinstance(cell, dict) else cell
+        self.config = config
+
+    def example_inputs(self):
+        raise NotImplementedError
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.built = True  # before the call below, which would otherwise build again
+        self(self.example_inputs())
+
+    def get_config(self):
+        return {**super().get_config(), **self.config, "cell": keras.layers.serialize(self.template)}
 
     def encode(self, inputs, training=False):
         raise NotImplementedError

@@ -5,12 +5,13 @@
 The network is the trained `keras.Model` on model-ready batches (`Pipeline.model`, for
 `model.fit` workflows over `Pipeline.make_dataset`); the task owns it together with the
 preprocessing that was learnt from the training data, so the file `Pipeline.save` writes is
-one model that takes raw inputs:
+one model that takes raw inputs, in a process that imports rnnkit for its registered layers:
 
->>> import keras                                                        # doctest: +SKIP
->>> import rnnkit.apps                                                  # doctest: +SKIP
->>> task = keras.saving.load_model("run/pipeline/model.keras", safe_mode=True)  # doctest: +SKIP
->>> task.predict(["what a lovely day"])                                 # doctest: +SKIP
+    import keras
+    import rnnkit.apps.sentiment
+
+    task = keras.saving.load_model("run/pipeline/model.keras", safe_mode=True)
+    task.predict(["what a lovely day"])  # class probabilities
 
 Vocabularies travel as the preprocessing layers' own assets; what is learnt besides them and
 is no layer (a label set, the columns of a series) is the task's JSON `metadata`.

@@ -141,20 +141,12 @@ class Captioner(RecurrentDecoder):
         dropout=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if isinstance(cell, dict):
-            cell = keras.layers.deserialize(cell)
-        self.config = {
-            "vocab_size": vocab_size,
-            "units": units,
-            "embedding_dim": embedding_dim,
-            "encoder": encoder,
-            "image_size": image_size,
-            "feature_dim": feature_dim,
-            "conditioning": conditioning,
-            "dropout": dropout,
-        }
-        self.template = cell
+        sizes = {"vocab_size": vocab_size, "units": units, "embedding_dim": embedding_dim}
+        images = {"encoder": encoder, "image_size": image_size, "feature_dim": feature_dim}
+        super().__init__(
+            cell, {**sizes, **images, "conditioning": conditioning, "dropout": dropout}, **kwargs
+        )
+        cell = self.template
         if encoder == "cnn":
             blocks = [keras.layers.Rescaling(1.0 / 255)]
             for filters in (32, 48, 64, 64):
@@ -245,15 +237,9 @@ class Captioner(RecurrentDecoder):
         y = self.decoder(x, initial_state=state["cell"], mask=ops.not_equal(target_in, 0), training=training)
         return self.logits(self.output_dropout(y, training=training))
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
-        self.built = True  # before the call below, which would otherwise build again
+    def example_inputs(self):
         if self.encoder is None:
             images = ops.zeros((1, self.config["feature_dim"]))
         else:
             images = ops.zeros((1, self.config["image_size"], self.config["image_size"], 3))
-        self((images, ops.ones((1, 2), dtype="int32")))  # creates every weight once
-
-    def get_config(self):
-        return {**super().get_config(), **self.config, "cell": keras.layers.serialize(self.template)}
+        return (images, ops.ones((1, 2), dtype="int32"))

@@ -69,17 +69,9 @@ class LanguageModel(RecurrentDecoder):
     """
 
     def __init__(self, vocab_size, cell, layers=1, embedding_dim=64, bptt_steps=None, dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(cell, dict):
-            cell = keras.layers.deserialize(cell)
-        self.config = {
-            "vocab_size": vocab_size,
-            "layers": layers,
-            "embedding_dim": embedding_dim,
-            "bptt_steps": bptt_steps,
-            "dropout": dropout,
-        }
-        self.template = cell
+        config = {"vocab_size": vocab_size, "layers": layers, "embedding_dim": embedding_dim}
+        super().__init__(cell, {**config, "bptt_steps": bptt_steps, "dropout": dropout}, **kwargs)
+        cell = self.template
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.recurrent = [
@@ -139,11 +131,5 @@ class LanguageModel(RecurrentDecoder):
         last, states, _, _ = self.read(ids)
         return last, states
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
-        self.built = True  # before the call below, which would otherwise build again
-        self(ops.ones((1, 2), dtype="int32"))  # creates every weight once
-
-    def get_config(self):
-        return {**super().get_config(), **self.config, "cell": keras.layers.serialize(self.template)}
+    def example_inputs(self):
+        return ops.ones((1, 2), dtype="int32")

@@ -108,20 +108,11 @@ class Seq2Seq(RecurrentDecoder):
         dropout=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if isinstance(cell, dict):
-            cell = keras.layers.deserialize(cell)
-        self.config = {
-            "source_vocab_size": source_vocab_size,
-            "target_vocab_size": target_vocab_size,
-            "units": units,
-            "embedding_dim": embedding_dim,
-            "layers": layers,
-            "bidirectional": bidirectional,
-            "attention": attention,
-            "dropout": dropout,
-        }
-        self.template = cell
+        vocabularies = {"source_vocab_size": source_vocab_size, "target_vocab_size": target_vocab_size}
+        sizes = {"units": units, "embedding_dim": embedding_dim, "layers": layers}
+        config = {"bidirectional": bidirectional, "attention": attention, "dropout": dropout}
+        super().__init__(cell, {**vocabularies, **sizes, **config}, **kwargs)
+        cell = self.template
         self.source_embedding = keras.layers.Embedding(
             source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
         )
@@ -208,12 +199,6 @@ class Seq2Seq(RecurrentDecoder):
         )
         return self.logits(self.output_dropout(y, training=training))
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
-        self.built = True  # before the call below, which would otherwise build again
+    def example_inputs(self):
         source = ops.ones((1, 2), dtype="int32")
-        self((source, source))  # creates every weight once, with real shapes
-
-    def get_config(self):
-        return {**super().get_config(), **self.config, "cell": keras.layers.serialize(self.template)}
+        return (source, source)
