@@ -302,7 +302,9 @@ class ForecastPipeline(Pipeline):
             offset, factor = scaler.data_min_, scaler.data_range_
         else:
             offset, factor = getattr(scaler, "mean_", getattr(scaler, "center_", None)), scaler.scale_
-        factor = np.where(factor > 0, factor, 1.0)  # a constant column stays as it is, shifted
+        # A constant column stays as it is, shifted. A spread below Keras's epsilon is floored
+        # there: `Normalization` divides by max(sqrt(variance), epsilon), and the state says so.
+        factor = np.where(factor > 0, np.maximum(factor, keras.config.epsilon()), 1.0)
         self.state = {
             "targets": targets,
             "covariates": covariates,

@@ -106,12 +106,13 @@ def test_windows_are_every_slice_of_the_scaled_series(case):
     batches = list(pipeline.make_dataset(series))
     x = np.concatenate([x.numpy() for x, _ in batches])
     y = np.concatenate([y.numpy() for _, y in batches])
-    scaling = pipeline.preprocessor  # x' = (x - mean) / sqrt(variance), per column
-    scaled = (series.to_numpy() - scaling.input_mean) / np.sqrt(scaling.input_variance)
+    scaling = pipeline.preprocessor  # x' = (x - mean) / sqrt(variance), per column, in float32
+    mean, variance = (np.float32(v).astype("float64") for v in (scaling.input_mean, scaling.input_variance))
+    scaled = (series.to_numpy().astype("float32") - mean) / np.sqrt(variance)
     lookback, horizon, n_targets = pipeline.lookback, pipeline.horizon, len(pipeline.state["targets"])
     starts = range(len(series) - lookback - horizon + 1)
     assert np.isfinite(x).all() and np.isfinite(y).all()
-    close = {"rtol": 1e-5, "atol": 1e-5}  # float32 arithmetic against float64
+    close = {"rtol": 1e-5, "atol": 1e-5}  # float32 rounding of the subtraction and division
     np.testing.assert_allclose(x, np.stack([scaled[s : s + lookback] for s in starts]), **close)
     np.testing.assert_allclose(
         y, np.stack([scaled[s + lookback : s + lookback + horizon, :n_targets] for s in starts]), **close
