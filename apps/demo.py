@@ -24,22 +24,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf  # the exports are reloaded with plain TensorFlow, as a server would do it
 
 from rnnkit.layers import Recurrent, get_cell
 
 from .base import Pipeline
 from .export import check_writable, export_saved_model
 
-__all__ = [
-    "adding_problem",
-    "run_adding_demo",
-    "run_caption_demo",
-    "run_demo",
-    "run_forecast_demo",
-    "run_language_model_demo",
-    "run_sentiment_demo",
-    "run_translation_demo",
-]
+__all__ = ["PARTS", "adding_problem", "run_adding_demo", "run_demo", "run_part"]
 
 BASELINE_MSE = 1.0 / 6.0  # variance of U(0,1) + U(0,1): the score of always predicting 1.0
 
@@ -86,8 +78,6 @@ def run_adding_demo(
     seed=0,
 ):
     """Trains, evaluates, exports, reloads and predicts; returns a dict of what it measured."""
-    import tensorflow as tf  # the reload below is plain TensorFlow, as a server would do it
-
     out = Path(out)
     export_path = check_writable(out / "saved_model", overwrite, argument="out")  # before training
     keras.utils.set_random_seed(seed)
@@ -142,233 +132,113 @@ def report(result):
     return "\n".join(lines)
 
 
+# Each pipeline's part: its title, the options of its `train` command line (the defaults
+# otherwise), and the sizes of its embedded data (`load_default`'s arguments), full and quick.
+PARTS = {
+    "sentiment": ("tweet sentiment", [], {}, {"train": 600}),
+    "forecast": (
+        "forecasting",
+        ["--lookback", "48", "--horizon", "12", "--quantiles", "0.1", "0.5", "0.9"],
+        {},
+        {},
+    ),
+    "translate": (
+        "translation",
+        ["--units", "128", "--embedding-dim", "64", "--method", "beam", "--epochs", "12"],
+        {},
+        {"n": 600},
+    ),
+    "caption": ("captioning", ["--units", "128", "--embedding-dim", "32"], {}, {"n": 400}),
+    "lm": (
+        "language model",
+        ["--units", "128", "--seq-len", "96", "--bptt-steps", "32", "--length", "120", "--epochs", "8"],
+        {"max_documents": 400},
+        {"max_documents": 60},
+    ),
+}
+
+
+def run_part(name, out, cell="gru", epochs=None, overwrite=False, verbose=1, quick=False):
+    """One pipeline's part of the demo: the `rnnkit NAME train` flow on its embedded data, then
+    its SavedModel reloaded with TensorFlow alone and served; returns the report's lines."""
+    from .cli import COMMANDS, build_parser
+
+    title, options, sizes, quick_sizes = PARTS[name]
+    argv = [name, "train", "--out", str(out), "--cell", cell, *options]
+    argv += ["--overwrite"] * overwrite + (["--epochs", str(epochs)] if epochs is not None else [])
+    args = build_parser().parse_args(argv)
+    args.embedded = quick_sizes if quick else sizes
+    command = COMMANDS[name]
+    splits = command.load_data(args)
+    metrics = command.train(args, verbose, data=splits)
+    served = SERVED[name](tf.saved_model.load(str(out / "saved_model")), splits)
+    return [
+        f"{title}, {cell} cell:",
+        command.summary(metrics),
+        f"run folder: {out}",
+        "served by the reloaded SavedModel:",
+        *served,
+    ]
+
+
 DEMO_TWEETS = [
     "the movie was not that good",
     "everyone said the pizza was awful , but honestly it was great 😍",
     "is the new album good or bad ?",
     "@amy this phone was soooo lame #fail",
 ]
-
-
-def run_sentiment_demo(out, cell="gru", epochs=8, overwrite=False, verbose=1, train=3000, seed=0):
-    """The sentiment pipeline on the generated tweets: train, evaluate, export, reload, predict."""
-    import tensorflow as tf
-
-    from .sentiment import SentimentPipeline, load_default
-
-    out = Path(out)
-    SentimentPipeline.check_run_folder(out, overwrite)  # before training
-    train_set, validation, test = load_default(train=train, seed=seed)
-    pipeline = SentimentPipeline(cell=cell, seed=seed)
-    pipeline.fit(
-        train_set.text,
-        train_set.label,
-        validation_data=(validation.text, validation.label),
-        epochs=epochs,
-        verbose=verbose,
-    )
-    metrics = pipeline.evaluate(test.text, test.label, baseline=True)
-    pipeline.save_run(out, metrics, test.text, test.label, overwrite=overwrite)
-    reloaded = tf.saved_model.load(str(out / "saved_model"))
-    served = reloaded.serve(tf.constant(DEMO_TWEETS))
-    labels = [label.decode() for label in served["label"].numpy()]
-    return {
-        "cell": cell,
-        "metrics": metrics,
-        "out": str(out),
-        "tweets": DEMO_TWEETS,
-        "served_labels": labels,
-        "python_labels": pipeline.predict(DEMO_TWEETS),
-    }
-
-
-def sentiment_report(result):
-    metrics = result["metrics"]
-    lines = [
-        f"tweet sentiment, {result['cell']} cell, generated test tweets: "
-        f"accuracy {metrics['accuracy']:.3f}, macro-recall {metrics['macro_recall']:.3f} "
-        f"(TF-IDF + logistic regression: {metrics['baseline']['accuracy']:.3f}, "
-        f"{metrics['baseline']['macro_recall']:.3f})",
-        f"run folder: {result['out']} (pipeline, saved_model, metrics.json, history.csv, PNG plots)",
-        "served by the reloaded SavedModel:",
-    ]
-    lines += [
-        f"  {label:9s} {text}" for label, text in zip(result["served_labels"], result["tweets"], strict=True)
-    ]
-    return "\n".join(lines)
-
-
-def run_forecast_demo(out, cell="gru", epochs=10, overwrite=False, verbose=1, seed=0):
-    """The forecasting pipeline on the generated series: train, backtest, export, reload, predict."""
-    import tensorflow as tf
-
-    from .forecasting import ForecastPipeline, generate_series
-
-    out = Path(out)
-    ForecastPipeline.check_run_folder(out, overwrite)  # before training
-    series = generate_series(seed=seed)
-    split = int(0.8 * len(series))
-    pipeline = ForecastPipeline(cell=cell, lookback=48, horizon=12, quantiles=[0.1, 0.5, 0.9], seed=seed)
-    pipeline.fit(
-        series.iloc[:split], validation_data=(series.iloc[split - 48 :],), epochs=epochs, verbose=verbose
-    )
-    table = pipeline.backtest(series, start=split)
-    metrics = table.drop(columns=["fold", "origin"]).groupby("model").mean()
-    pipeline.save_run(out, metrics.to_dict(orient="index"), series, table, overwrite=overwrite)
-    reloaded = tf.saved_model.load(str(out / "saved_model"))
-    window = series.iloc[-48:].to_numpy(dtype="float32")[None]
-    served = reloaded.serve(tf.constant(window))["forecast"].numpy()[0, :, 0]
-    return {
-        "cell": cell,
-        "metrics": metrics,
-        "out": str(out),
-        "served": served,
-        "python": pipeline.predict(series)["load"].to_numpy(),
-    }
-
-
-def forecast_report(result):
-    means = result["metrics"][["mae", "mase", "coverage"]].sort_values("mase").round(3)
-    served, python = result["served"], result["python"]
-    return "\n".join(
-        [
-            f"forecasting, {result['cell']} cell, hourly load, 12 steps ahead, rolling-origin backtest:",
-            means.to_string(),
-            f"run folder: {result['out']}",
-            f"the reloaded SavedModel's next 3 hours: {np.round(served[:3], 2).tolist()} "
-            f"(in Python: {np.round(python[:3], 2).tolist()})",
-        ]
-    )
-
-
 DEMO_SENTENCES = [
     "the small red dog near the old house sees two cats .",
     "three happy birds eat a green apple .",
 ]
-
-
-def run_translation_demo(out, cell="gru", epochs=12, overwrite=False, verbose=1, pairs=4000, seed=0):
-    """The translation pipeline on generated pairs: train, evaluate, export, reload, translate."""
-    import tensorflow as tf
-
-    from .translation import TranslationPipeline, load_default
-
-    out = Path(out)
-    TranslationPipeline.check_run_folder(out, overwrite)  # before training
-    train, validation, test = load_default(n=pairs, seed=seed)
-    pipeline = TranslationPipeline(cell=cell, units=128, embedding_dim=64, seed=seed)
-    pipeline.fit(
-        train.source,
-        train.target,
-        validation_data=(validation.source, validation.target),
-        epochs=epochs,
-        verbose=verbose,
-    )
-    metrics = {
-        method: pipeline.evaluate(test.source, test.target, method=method) for method in ("greedy", "beam")
-    }
-    numbers = {
-        method: {name: value for name, value in m.items() if name != "translations"}
-        for method, m in metrics.items()
-    }
-    pipeline.save_run(out, numbers, list(test.source), overwrite=overwrite)
-    reloaded = tf.saved_model.load(str(out / "saved_model"))
-    served = [t.decode() for t in reloaded.translate(tf.constant(DEMO_SENTENCES)).numpy()]
-    return {
-        "cell": cell,
-        "metrics": numbers,
-        "out": str(out),
-        "sentences": DEMO_SENTENCES,
-        "served": served,
-        "python": pipeline.translate(DEMO_SENTENCES, method="beam"),
-    }
-
-
-def translation_report(result):
-    greedy, beam = result["metrics"]["greedy"], result["metrics"]["beam"]
-    lines = [
-        f"translation, {result['cell']} cell with additive attention, generated held-out pairs: "
-        f"BLEU greedy {greedy['bleu']:.1f}, beam {beam['bleu']:.1f}; chrF {greedy['chrf']:.1f}; "
-        f"token accuracy {greedy['token_accuracy']:.3f}",
-        f"run folder: {result['out']} (pipeline, saved_model, metrics.json, history.csv, attention_map.png)",
-        "translated by the reloaded SavedModel (beam search):",
-    ]
-    lines += [f"  {s}\n  -> {t}" for s, t in zip(result["sentences"], result["served"], strict=True)]
-    return "\n".join(lines)
-
-
-def run_caption_demo(out, cell="gru", epochs=20, overwrite=False, verbose=1, scenes=3000, seed=0):
-    """The captioning pipeline on generated scenes: train, evaluate, export, reload, caption PNG bytes."""
-    import tensorflow as tf
-
-    from .captioning import CaptionPipeline, load_default
-
-    out = Path(out)
-    CaptionPipeline.check_run_folder(out, overwrite)  # before training
-    train, validation, test = load_default(n=scenes, seed=seed)
-    pipeline = CaptionPipeline(cell=cell, units=128, embedding_dim=32, seed=seed)
-    pipeline.fit(*train, validation_data=validation, epochs=epochs, verbose=verbose)
-    metrics = pipeline.evaluate(*test)
-    numbers = {name: value for name, value in metrics.items() if name != "captions"}
-    pipeline.save_run(out, numbers, *test, overwrite=overwrite)
-    reloaded = tf.saved_model.load(str(out / "saved_model"))
-    png = [tf.io.encode_png(image).numpy() for image in test[0][:3]]  # what a client would send
-    served = [c.decode() for c in reloaded.generate(tf.constant(png)).numpy()]
-    return {"cell": cell, "metrics": numbers, "out": str(out), "served": served, "references": test[1][:3]}
-
-
-def caption_report(result):
-    m = result["metrics"]
-    lines = [
-        f"captioning, {result['cell']} cell, generated scenes: exact match {m['exact_match']:.3f}, "
-        f"BLEU-4 {m['bleu_4']:.1f}",
-        f"run folder: {result['out']} (pipeline, saved_model, metrics.json, history.csv, captions.png)",
-        "captions of PNG bytes by the reloaded SavedModel:",
-    ]
-    lines += [f"  {c}   (truth: {r})" for c, r in zip(result["served"], result["references"], strict=True)]
-    return "\n".join(lines)
-
-
 LM_PROMPTS = ["Return the ", "This module provides "]
 
 
-def run_language_model_demo(out, cell="lstm", epochs=8, overwrite=False, verbose=1, documents=400, seed=0):
-    """The language model on standard-library docstrings: train, evaluate, export, reload, write."""
-    import tensorflow as tf
-
-    from .language_model import LanguageModelPipeline, load_default
-
-    out = Path(out)
-    LanguageModelPipeline.check_run_folder(out, overwrite)  # before training
-    train, validation, test = load_default(max_documents=documents, seed=seed)
-    pipeline = LanguageModelPipeline(cell=cell, units=128, seq_len=96, bptt_steps=32, length=120, seed=seed)
-    pipeline.fit(train, validation_data=validation, epochs=epochs, verbose=verbose)
-    metrics = pipeline.evaluate(test)
-    pipeline.save_run(out, metrics, overwrite=overwrite)
-    reloaded = tf.saved_model.load(str(out / "saved_model"))
-    served = [t.decode() for t in reloaded.generate(tf.constant(LM_PROMPTS)).numpy()]
-    return {"cell": cell, "metrics": metrics, "out": str(out), "prompts": LM_PROMPTS, "served": served}
+def _texts(tensor):
+    return [value.decode() for value in tensor.numpy()]
 
 
-def language_model_report(result):
-    m = result["metrics"]
-    lines = [
-        f"language model, {result['cell']} cell, truncated BPTT (k=32), held-out docstrings: "
-        f"perplexity {m['perplexity']:.2f} per character ({m['bits_per_token']:.2f} bits), "
-        f"unigram baseline {m['unigram_perplexity']:.2f}",
-        f"run folder: {result['out']} (pipeline, saved_model, metrics.json, history.csv)",
-        "written by the reloaded SavedModel (temperature 0.8):",
-    ]
-    lines += [f"  {(p + t)!r}" for p, t in zip(result["prompts"], result["served"], strict=True)]
-    return "\n".join(lines)
+def _served_tweets(reloaded, splits):
+    labels = _texts(reloaded.serve(tf.constant(DEMO_TWEETS))["label"])
+    return [f"  {label:9s} {text}" for label, text in zip(labels, DEMO_TWEETS, strict=True)]
 
 
-QUICK_SIZES = {
-    "adding": {"samples": 600},
-    "sentiment": {"train": 600},
-    "translation": {"pairs": 600},
-    "captioning": {"scenes": 400},
-    "language_model": {"documents": 60},
+def _served_forecast(reloaded, splits):
+    window = splits[2][0].iloc[-48:].to_numpy(dtype="float32")[None]
+    served = reloaded.serve(tf.constant(window))["forecast"].numpy()[0, :3, 0]
+    return [f"  the next 3 hours: {np.round(served, 2).tolist()}"]
+
+
+def _served_translations(reloaded, splits):
+    served = _texts(reloaded.translate(tf.constant(DEMO_SENTENCES)))
+    return [f"  {s}\n  -> {t}" for s, t in zip(DEMO_SENTENCES, served, strict=True)]
+
+
+def _served_captions(reloaded, splits):
+    images, references = splits[2][0][:3], splits[2][1][:3]
+    png = [tf.io.encode_png(image).numpy() for image in images]  # what a client would send
+    served = _texts(reloaded.generate(tf.constant(png)))
+    return [f"  {c}   (truth: {r})  [from PNG bytes]" for c, r in zip(served, references, strict=True)]
+
+
+def _served_text(reloaded, splits):
+    served = _texts(reloaded.generate(tf.constant(LM_PROMPTS)))
+    return [f"  {(p + t)!r}" for p, t in zip(LM_PROMPTS, served, strict=True)]
+
+
+SERVED = {
+    "sentiment": _served_tweets,
+    "forecast": _served_forecast,
+    "translate": _served_translations,
+    "caption": _served_captions,
+    "lm": _served_text,
+}
+FOLDERS = {
+    "sentiment": "sentiment",
+    "forecast": "forecast",
+    "translate": "translation",
+    "caption": "captioning",
+    "lm": "language_model",
 }
 
 
@@ -378,30 +248,18 @@ def run_demo(out="runs/demo", cell="gru", epochs=None, overwrite=False, verbose=
     With `overwrite=True` (`make demo`) it replaces the runs a demo wrote there before: only
     the files a run writes, never other files in those folders.
 
-    With `quick=True` each part trains on a small data set (`QUICK_SIZES`): a smoke run that
-    checks an installation end to end in a fraction of the time, with untrained-looking results.
+    With `quick=True` each part trains on a small data set (`PARTS`): a smoke run that checks
+    an installation end to end in a fraction of the time, with untrained-looking results.
     """
     out = Path(out)
     check_writable(out / "adding" / "saved_model", overwrite, argument="out")  # all before any training
-    for part in ("sentiment", "forecast", "translation", "captioning", "language_model"):
-        Pipeline.check_run_folder(out / part, overwrite)
-    epochs = {} if epochs is None else {"epochs": epochs}
-    parts = {"overwrite": overwrite, "verbose": verbose, "cell": cell, **epochs}
-    sizes = QUICK_SIZES if quick else {}
-    adding = run_adding_demo(out / "adding", **parts, **sizes.get("adding", {}))
-    sentiment = run_sentiment_demo(out / "sentiment", **parts, **sizes.get("sentiment", {}))
-    forecast = run_forecast_demo(out / "forecast", **parts)
-    translation = run_translation_demo(out / "translation", **parts, **sizes.get("translation", {}))
-    captioning = run_caption_demo(out / "captioning", **parts, **sizes.get("captioning", {}))
-    language_model = run_language_model_demo(
-        out / "language_model", **parts, **sizes.get("language_model", {})
-    )
-    reports = [
-        report(adding),
-        sentiment_report(sentiment),
-        forecast_report(forecast),
-        translation_report(translation),
-        caption_report(captioning),
-        language_model_report(language_model),
-    ]
+    for folder in FOLDERS.values():
+        Pipeline.check_run_folder(out / folder, overwrite)
+    parts = {"overwrite": overwrite, "verbose": verbose, "cell": cell}
+    adding = {"samples": 600} if quick else {}
+    if epochs is not None:
+        adding["epochs"] = epochs
+    reports = [report(run_adding_demo(out / "adding", **parts, **adding))]
+    for name, folder in FOLDERS.items():
+        reports.append("\n".join(run_part(name, out / folder, epochs=epochs, quick=quick, **parts)))
     return "\n\n".join(reports)

@@ -1,81 +1,71 @@
 """`rnnkit forecast train|backtest|predict|export`."""
 
-from pathlib import Path
+import pandas as pd
 
-from ..cli import RECURRENT, add_pipeline_arguments, add_run_arguments, pipeline_arguments
+from ..command import RECURRENT, Command, pipeline_arguments
 from .data import generate_series, read_series
 from .pipeline import ForecastPipeline
 
-__all__ = ["add_arguments", "make_pipeline", "run"]
-
-# the hyper-parameters `train` takes, with their help; types and defaults are the pipeline's
-HYPER_PARAMETERS = {
-    **RECURRENT,
-    "time_col": "name of the time column in --data",
-    "lookback": "steps of history the model reads",
-    "horizon": "steps forecast",
-    "multi_step": "direct or autoregressive",
-    "fill": "gaps and NaN: interpolate, ffill or zero (None: reject them)",
-}
+__all__ = ["ForecastCommand"]
 
 
-def add_arguments(parser):
-    parser.add_argument("verb", choices=["train", "backtest", "predict", "export"])
-    parser.add_argument("--data", help="CSV file with a time column (default: the embedded generated series)")
-    parser.add_argument(
-        "--target", action="append", help="column to forecast (repeatable; default the first)"
+class ForecastCommand(Command):
+    name, help, folder = (
+        "forecast",
+        "time-series forecasting: train, backtest, predict, export",
+        "runs/forecast",
     )
-    parser.add_argument(
-        "--covariates", nargs="*", default=None, help="past covariates (default: other numeric columns)"
-    )
-    parser.add_argument("--quantiles", type=float, nargs="*", default=None, help="e.g. 0.1 0.5 0.9")
-    add_pipeline_arguments(parser, ForecastPipeline, HYPER_PARAMETERS)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument(
-        "--val-split", type=float, default=0.2, help="the last fraction, held out and backtested"
-    )
-    add_run_arguments(parser, "runs/forecast")
+    pipeline = ForecastPipeline
+    hyper_parameters = {
+        **RECURRENT,
+        "time_col": "name of the time column in --data",
+        "lookback": "steps of history the model reads",
+        "horizon": "steps forecast",
+        "multi_step": "direct or autoregressive",
+        "fill": "gaps and NaN: interpolate, ffill or zero (None: reject them)",
+    }
+    evaluate_verb = "backtest"
+    val_split = (0.2, "the last fraction, held out and backtested")
 
-
-def make_pipeline(args):
-    """The untrained pipeline of a `train` command line."""
-    return ForecastPipeline(
-        target=args.target,
-        covariates=args.covariates,
-        quantiles=args.quantiles,
-        **pipeline_arguments(args, HYPER_PARAMETERS),
-    )
-
-
-def run(args, verbose):
-    out = Path(args.out)
-    series = generate_series() if args.data is None else read_series(args.data)
-    if args.verb == "train":
-        if not 0 < args.val_split < 1:
-            raise ValueError(f"Argument `--val-split` must be in (0, 1). Received: {args.val_split}")
-        pipeline = make_pipeline(args)
-        pipeline.check_run_folder(out, args.overwrite)  # before training
-        split = int(len(series) * (1 - args.val_split))
-        validation = series.iloc[split - args.lookback :]
-        pipeline.fit(
-            series.iloc[:split],
-            validation_data=(validation,),
-            epochs=args.epochs,
-            backup_dir=pipeline.run_backup(out, args.resume),
-            verbose=verbose,
+    def add_data_arguments(self, parser):
+        parser.add_argument(
+            "--data", help="CSV file with a time column (default: the embedded generated series)"
         )
-        table = pipeline.backtest(series, start=split)
-        metrics = table.drop(columns=["fold", "origin"]).groupby("model").mean().to_dict(orient="index")
-        pipeline.save_run(out, metrics, series, table, overwrite=args.overwrite)
-        return _summary(table, out)
-    pipeline = ForecastPipeline.load(out / "pipeline")
-    if args.verb == "backtest":
-        return _summary(pipeline.backtest(series), out)
-    if args.verb == "predict":
-        return pipeline.predict(series).to_string()
-    return f"SavedModel: {pipeline.export(out / 'saved_model', overwrite=args.overwrite)}"
+        parser.add_argument(
+            "--target", action="append", help="column to forecast (repeatable; default the first)"
+        )
+        parser.add_argument(
+            "--covariates", nargs="*", default=None, help="past covariates (default: other numeric columns)"
+        )
+        parser.add_argument("--quantiles", type=float, nargs="*", default=None, help="e.g. 0.1 0.5 0.9")
+
+    def make_pipeline(self, args):
+        options = pipeline_arguments(args, self.hyper_parameters)
+        return ForecastPipeline(
+            target=args.target, covariates=args.covariates, quantiles=args.quantiles, **options
+        )
+
+    def load_data(self, args, held_out=True):
+        """The series up to the last `--val-split` (train), from `lookback` steps before it
+        (validation), and whole (backtested from there on)."""
+        series = generate_series() if args.data is None else read_series(args.data)
+        split = _split(series, args)
+        return (series.iloc[:split],), (series.iloc[split - args.lookback :],), (series,)
+
+    def score(self, pipeline, split, args):
+        """The backtest's mean per model, from the held-out tail on."""
+        table = pipeline.backtest(split[0], start=_split(split[0], args))
+        means = table.drop(columns=["fold", "origin"]).groupby("model").mean().sort_values("mase")
+        return means.to_dict(orient="index"), (split[0], table)
+
+    def summary(self, metrics):
+        return pd.DataFrame(metrics).T.round(4).to_string()  # a row per model, by MASE
+
+    def predict(self, pipeline, args):
+        return pipeline.predict(self.load_data(args)[2][0]).to_string()
 
 
-def _summary(table, out):
-    means = table.drop(columns=["fold", "origin"]).groupby("model").mean().sort_values("mase")
-    return f"{means.round(4).to_string()}\nrun folder: {out}"
+def _split(series, args):
+    if not 0 < args.val_split < 1:
+        raise ValueError(f"Argument `--val-split` must be in (0, 1). Received: {args.val_split}")
+    return int(len(series) * (1 - args.val_split))

@@ -1,43 +1,43 @@
 """The command line builds what Python builds: options generated from the pipelines' signatures."""
 
-import importlib
-
 import pytest
 
 from rnnkit.apps.captioning import CaptionPipeline
-from rnnkit.apps.cli import build_parser
+from rnnkit.apps.cli import COMMANDS, build_parser
 from rnnkit.apps.forecasting import ForecastPipeline
 from rnnkit.apps.language_model import LanguageModelPipeline
 from rnnkit.apps.sentiment import SentimentPipeline
 from rnnkit.apps.translation import TranslationPipeline
 
 TASKS = {
-    "sentiment": ("rnnkit.apps.sentiment.cli", SentimentPipeline),
-    "forecast": ("rnnkit.apps.forecasting.cli", ForecastPipeline),
-    "translate": ("rnnkit.apps.translation.cli", TranslationPipeline),
-    "caption": ("rnnkit.apps.captioning.cli", CaptionPipeline),
-    "lm": ("rnnkit.apps.language_model.cli", LanguageModelPipeline),
+    "sentiment": SentimentPipeline,
+    "forecast": ForecastPipeline,
+    "translate": TranslationPipeline,
+    "caption": CaptionPipeline,
+    "lm": LanguageModelPipeline,
 }
+
+
+def test_the_registry_holds_the_five_tasks():
+    assert {name: command.pipeline for name, command in COMMANDS.items()} == TASKS
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_train_without_options_builds_the_python_defaults(task):
     """`rnnkit translate train` once built 128 units where `TranslationPipeline()` builds 256."""
-    module, cls = importlib.import_module(TASKS[task][0]), TASKS[task][1]
-    built = module.make_pipeline(build_parser().parse_args([task, "train"]))
-    assert built.get_config() == cls().get_config()
+    built = COMMANDS[task].make_pipeline(build_parser().parse_args([task, "train"]))
+    assert built.get_config() == TASKS[task]().get_config()
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_each_generated_option_reaches_the_pipeline_with_its_type(task):
-    module, cls = importlib.import_module(TASKS[task][0]), TASKS[task][1]
-    defaults = cls().get_config()
-    for name in module.HYPER_PARAMETERS:
+    command, defaults = COMMANDS[task], TASKS[task]().get_config()
+    for name in command.hyper_parameters:
         flag = "--" + name.replace("_", "-")
         value = {int: "17", float: "0.5"}.get(type(defaults[name]))
         if value is None:
             continue  # a string or None default: passed through as text, checked by the pipeline
-        built = module.make_pipeline(build_parser().parse_args([task, "train", flag, value]))
+        built = command.make_pipeline(build_parser().parse_args([task, "train", flag, value]))
         assert getattr(built, name) == type(defaults[name])(value), flag
 
 
@@ -58,7 +58,7 @@ def test_run_reads_a_run_and_out_is_its_deprecated_alias(tmp_path, capsys):
 
 
 def test_holdout_is_stratified_where_the_classes_allow():
-    from rnnkit.apps.cli import holdout
+    from rnnkit.apps.command import holdout
 
     labels = ["a"] * 5 + ["b"] * 5
     kept, held = holdout(10, 0.2, labels=labels)

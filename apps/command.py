@@ -1,0 +1,191 @@
+"""`Command`: one task on the command line, and the one train / evaluate / predict / export flow.
+
+A task's command (`rnnkit.apps.<task>.cli`) declares only what differs: its pipeline class and
+the hyper-parameters `train` takes, its data options and `load_data`, how a split is scored,
+its predict verb and the summary it prints. `rnnkit demo` runs the same flow.
+"""
+
+import argparse
+import inspect
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["RECURRENT", "Command", "add_pipeline_arguments", "holdout", "pipeline_arguments"]
+
+# the recurrent part's options, which every task's `train` takes
+RECURRENT = {"cell": "rnn, lstm, gru, leaky or esn", "units": None}
+
+
+class Command:
+    """`rnnkit NAME train|EVALUATE|PREDICT|export`, over one pipeline class.
+
+    A subclass sets the class attributes and overrides `add_data_arguments`, `load_data`,
+    `predict` and, where they differ from the defaults, `make_pipeline`, `score`, `summary`.
+    A split is the tuple of a pipeline's data arguments, e.g. `(texts, labels)`.
+    """
+
+    name = ""  # the subcommand
+    help = ""
+    pipeline = None  # the Pipeline subclass
+    hyper_parameters = RECURRENT  # name -> help; types and defaults are `pipeline`'s
+    types = {}  # a type for a hyper-parameter whose default is None
+    evaluate_verb, predict_verb = "evaluate", "predict"
+    epochs = 10
+    val_split = (0.1, "fraction held out when --data has no validation split")
+    metrics = ()  # the numbers `summary` shows
+    outputs = None  # the metrics' key of per-example outputs (translations), kept out of metrics.json
+    folder = ""  # the default run folder
+
+    def add_arguments(self, parser):
+        parser.add_argument("verb", choices=["train", self.evaluate_verb, self.predict_verb, "export"])
+        self.add_data_arguments(parser)
+        add_pipeline_arguments(parser, self.pipeline, self.hyper_parameters, self.types)
+        parser.add_argument("--epochs", type=int, default=self.epochs)
+        parser.add_argument("--val-split", type=float, default=self.val_split[0], help=self.val_split[1])
+        default = self.folder
+        parser.add_argument("--out", help=f"train: the run folder to write (default {default})")
+        parser.add_argument(
+            "--run", help=f"the run folder to read (default {default}); --out is its deprecated alias here"
+        )
+        parser.add_argument(
+            "--overwrite", action="store_true", help="replace what the run folder already holds"
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="train: continue a killed run from its last finished epoch (kept in OUT/.backup); "
+            "without it, training starts afresh",
+        )
+        # `embedded`: the sizes of the embedded data, `load_default`'s arguments (the demo's quick runs)
+        parser.set_defaults(default_run=default, task=self, embedded={})
+
+    def add_data_arguments(self, parser):
+        """`--data` and the task's other options of its data and inputs."""
+
+    def check_arguments(self, args):
+        """Fails on a bad option before any data is read or any training."""
+
+    def make_pipeline(self, args):
+        """The untrained pipeline of a `train` command line."""
+        return self.pipeline(**pipeline_arguments(args, self.hyper_parameters))
+
+    def load_data(self, args, held_out=True):
+        """`(train, validation, test)` splits of `--data` (or the embedded data); any may be None.
+        `held_out=False` (evaluate, predict): a `--data` file is one split, nothing held out."""
+        raise NotImplementedError
+
+    def score(self, pipeline, split, args):
+        """`(metrics, plotted)`: the pipeline's metrics on a split, and the data its plots take."""
+        return pipeline.evaluate(*split), split
+
+    def summary(self, metrics):
+        return pd.Series({name: metrics[name] for name in self.metrics}).round(4).to_string()
+
+    def predict(self, pipeline, args):
+        """The predict verb's output, as text."""
+        raise NotImplementedError
+
+    def texts(self, args, what):
+        """The predict verb's texts: the `--text` options, else the first column of `--data`."""
+        texts = args.text
+        if not texts and args.data:
+            split = self.load_data(args, held_out=False)[0]
+            texts = None if split is None else list(split[0])
+        if not texts:
+            raise ValueError(f"Arguments `--text` or `--data`: give the {what}.")
+        return texts
+
+    # The flow, written once ---------------------------------------------------------------
+
+    def run(self, args, verbose):
+        """Runs one command line's verb; returns what it prints."""
+        out = Path(args.out)
+        self.check_arguments(args)
+        if args.verb == "train":
+            metrics = self.train(args, verbose)
+            return f"{self.summary(metrics)}\nrun folder: {out}"
+        pipeline = self.pipeline.load(out / "pipeline")
+        if args.verb == self.evaluate_verb:
+            split = _last(self.load_data(args, held_out=False))
+            if split is None:
+                raise ValueError(f"Argument `--data`: {args.data!r} holds no split to evaluate.")
+            return f"{self.summary(self.score(pipeline, split, args)[0])}\nrun folder: {out}"
+        if args.verb == self.predict_verb:
+            return self.predict(pipeline, args)
+        return f"SavedModel: {pipeline.export(out / 'saved_model', overwrite=args.overwrite)}"
+
+    def train(self, args, verbose, data=None):
+        """Trains on the train split (validated on the validation split), scores the test split
+        (else validation, else train) and writes the run folder `args.out`; returns the metrics.
+        `data`: splits to use instead of `load_data(args)` (the demo's sizes)."""
+        out = Path(args.out)
+        pipeline = self.make_pipeline(args)
+        pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
+        train, validation, test = data or self.load_data(args)
+        if train is None:
+            raise ValueError(f"Argument `--data`: {args.data!r} has no training split.")
+        pipeline.fit(
+            *train,
+            validation_data=validation,
+            epochs=args.epochs,
+            verbose=verbose,
+            backup_dir=pipeline.run_backup(out, args.resume),
+        )
+        metrics, plotted = self.score(pipeline, _last((train, validation, test)), args)
+        numbers = {name: value for name, value in metrics.items() if name != self.outputs}
+        pipeline.save_run(out, numbers, *plotted, overwrite=args.overwrite)
+        return metrics
+
+
+def _last(splits):
+    """The test split, else validation, else train."""
+    return next((split for split in reversed(splits) if split is not None), None)
+
+
+def add_pipeline_arguments(parser, cls, helps, types=None):
+    """`--name` for each hyper-parameter `name` in `helps` (name: help text), with the type and
+    default of `cls.__init__`'s signature, so that a command line builds what Python builds.
+
+    `types` overrides a type (for a parameter whose default is None); a True/False default
+    gives `--name/--no-name`.
+    """
+    parameters = inspect.signature(cls.__init__).parameters
+    for name, help in helps.items():
+        default = parameters[name].default
+        flag = "--" + name.replace("_", "-")
+        text = f"{help + ' ' if help else ''}(default {default})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        else:
+            kind = (types or {}).get(name, str if default is None else type(default))
+            parser.add_argument(flag, type=kind, default=default, help=text)
+
+
+def pipeline_arguments(args, helps):
+    """The hyper-parameters `add_pipeline_arguments(..., helps)` added, as keyword arguments."""
+    return {name: getattr(args, name) for name in helps}
+
+
+def holdout(n, fraction, seed=0, labels=None):
+    """Positions `(kept, held)` of `n` examples, `fraction` of them held out for validation:
+    scikit-learn's `train_test_split`, stratified by `labels` where every class can be split.
+    `held` is empty when `fraction` is 0 or there is one example.
+
+    >>> [p.tolist() for p in holdout(6, 0.5, labels=["a", "a", "a", "b", "b", "b"])]
+    [[2, 3, 5], [0, 1, 4]]
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    if not 0 <= fraction < 1:
+        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {fraction}")
+    positions = np.arange(n)
+    if fraction == 0 or n < 2:
+        return positions, positions[:0]
+    try:
+        kept, held = train_test_split(positions, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError:  # a class too small to stratify, or fewer held examples than classes
+        kept, held = train_test_split(positions, test_size=fraction, random_state=seed)
+    return np.sort(kept), np.sort(held)
