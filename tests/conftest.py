@@ -5,6 +5,12 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# One intra-op thread per pytest worker where the workers fill the cores (`make test` starts
+# one per core): the fused op's helper threads spin between ops, and two workers' spinning
+# helpers on two cores made the suite a fifth slower. The tests of the op's threading set
+# their own thread counts, in processes of their own (tests/layers/test_fused.py).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) >= (os.cpu_count() or 1):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -128,23 +128,32 @@ def test_initial_state_and_its_gradient(name):
 def test_batch_shards_on_every_thread_and_concurrent_ops_agree():
     """A batch of 40 runs in one shard per intra-op thread (the op's helper threads); the two
     directions of a Bidirectional layer in one tf.function may run at once (one op on the
-    helpers, the other on TensorFlow's pool). Both must equal Keras's loop, gradients too."""
-    x = tf.constant(np.random.default_rng(1).normal(size=(40, 9, 5)).astype("float32"))
-    mask = tf.constant(np.arange(9)[None, :] < np.random.default_rng(2).integers(3, 10, size=(40, 1)))
-    fused_bi = keras.layers.Bidirectional(Recurrent(LSTMCell(16), return_sequences=True))
-    plain_bi = keras.layers.Bidirectional(Recurrent(LSTMCell(16), return_sequences=True, fused=False))
-    fused_bi(x), plain_bi(x)
-    plain_bi.set_weights(fused_bi.get_weights())
+    helpers, the other on TensorFlow's pool). Both must equal Keras's loop, gradients too.
+    In a process of its own with 4 intra-op threads: the suite's workers run with one."""
+    script = """
+import keras, numpy as np, tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(4)
+from rnnkit.layers import LSTMCell, Recurrent
+x = tf.constant(np.random.default_rng(1).normal(size=(40, 9, 5)).astype("float32"))
+mask = tf.constant(np.arange(9)[None, :] < np.random.default_rng(2).integers(3, 10, size=(40, 1)))
+fused_bi = keras.layers.Bidirectional(Recurrent(LSTMCell(16), return_sequences=True))
+plain_bi = keras.layers.Bidirectional(Recurrent(LSTMCell(16), return_sequences=True, fused=False))
+fused_bi(x), plain_bi(x)
+plain_bi.set_weights(fused_bi.get_weights())
 
-    @tf.function
-    def run(layer):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(tf.sin(layer(x, mask=mask, training=True)))
-        return [loss, *tape.gradient(loss, [x, *layer.trainable_weights])]
+@tf.function
+def run(layer):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(tf.sin(layer(x, mask=mask, training=True)))
+    return [loss, *tape.gradient(loss, [x, *layer.trainable_weights])]
 
-    for p, q in zip(run(fused_bi), run(plain_bi), strict=True):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=5e-5)
+for p, q in zip(run(fused_bi), run(plain_bi), strict=True):
+    np.testing.assert_allclose(p, q, rtol=1e-5, atol=5e-5)
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru_v1"])
