@@ -3,7 +3,8 @@
 A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipelines"):
 
 - its hyper-parameters, as keyword-only `__init__` arguments stored under the same names
-  (`get_config` reads them back from the signature);
+  (`get_config` reads them back from the signature); the six every pipeline has (`cell`,
+  `units`, `dropout`, `batch_size`, `learning_rate`, `seed`) go to `Pipeline.__init__`;
 - `check_data(*data, argument)`: validation of raw inputs, before any training;
 - `learn_preprocessing(train)`: from the training data only, `self.preprocessor` (a Keras
   layer from raw inputs to the network's: vectorisers with their vocabularies, scalers) and
@@ -36,7 +37,7 @@ from matplotlib.figure import Figure
 
 from rnnkit.layers import clone_cell, fused, get_cell
 
-from .checks import check_positive_int
+from .checks import check_cell, check_dropout, check_positive, check_positive_int, check_seed
 from .export import check_writable, write_atomically
 from .task import Task
 
@@ -82,7 +83,14 @@ class Pipeline:
     # JSON beside it; 2: the task (network and preprocessing) in model.keras.
     format_version = 2
 
-    def __init__(self):
+    def __init__(self, cell, units, dropout, batch_size, learning_rate, seed):
+        """Checks and keeps the hyper-parameters every pipeline has; the rest are the task's."""
+        self.cell = check_cell(cell, units)
+        self.units = check_positive_int("units", units)
+        self.dropout = check_dropout("dropout", dropout)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.learning_rate = check_positive("learning_rate", learning_rate)
+        self.seed = check_seed(seed)
         self.model = None
         self.task = None
         self.preprocessor = None

@@ -134,3 +134,52 @@ def serve_without_rnnkit(path, endpoint, inputs):
     """`endpoint(*inputs)` of the SavedModel at `path`, served without rnnkit (see above)."""
     (result,) = serve_all_without_rnnkit([(path, endpoint, inputs)])
     return result
+
+
+def assert_same_outputs(actual, expected, rtol=1e-5, atol=1e-5):
+    """Equal text, and numbers equal to float32 rounding, through dicts, lists and tensors."""
+    if isinstance(expected, dict):
+        assert sorted(actual) == sorted(expected)
+        for key in expected:
+            assert_same_outputs(actual[key], expected[key], rtol, atol)
+        return
+    actual, expected = ops.convert_to_numpy(actual), ops.convert_to_numpy(expected)
+    if expected.dtype.kind in "SOU":
+        assert actual.astype(str).tolist() == expected.astype(str).tolist()
+    else:
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def run_pipeline_test(cls, init_kwargs, data, tmp_path, inputs, endpoint="serve"):
+    """Fit -> evaluate -> save -> load -> export -> reload: the round trip of every task.
+
+    Args:
+        cls, init_kwargs: the pipeline to build.
+        data: `(train, validation, test)`, each the tuple of the pipeline's data arguments
+            (`(texts, labels)`, `(series,)`, ...); validation may be None.
+        inputs: a batch of raw inputs of the export's `endpoint` (a deterministic one).
+
+    Checks that one epoch trains to a finite loss; that the loaded pipeline has the same
+    config, a `model.keras` and a `config.json` only, and evaluates the same; and that the
+    export, reloaded with `tf.saved_model.load`, computes what the loaded pipeline's own
+    endpoint function does. Returns `(pipeline, loaded, reloaded)` for further checks.
+    """
+    import tensorflow as tf
+
+    train, validation, test = data
+    pipeline = cls(**init_kwargs)
+    history = pipeline.fit(*train, validation_data=validation, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and len(history.history["loss"]) == 1
+    metrics = pipeline.evaluate(*test)
+    path = pipeline.save(tmp_path / "pipeline")
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.keras"]
+    loaded = cls.load(path)
+    assert loaded.get_config() == pipeline.get_config()
+    again = loaded.evaluate(*test)
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    assert numbers and all(np.isclose(again[k], v, rtol=1e-5, atol=1e-6) for k, v in numbers.items()), again
+    reloaded = tf.saved_model.load(str(loaded.export(tmp_path / "saved_model")))  # owns the variables
+    endpoints = {"serve": loaded.serving_function(), **loaded.extra_endpoints()}
+    function = endpoints[endpoint][0]
+    assert_same_outputs(getattr(reloaded, endpoint)(tf.constant(inputs)), function(tf.constant(inputs)))
+    return pipeline, loaded, reloaded

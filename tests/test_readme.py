@@ -10,8 +10,9 @@ import pytest
 README = (Path(__file__).parents[1] / "README.md").read_text()
 BLOCKS = re.findall(r"^```python\n(.*?)^```", README, flags=re.S | re.M)
 
-# what quick mode changes: epochs, and the sizes of each task's embedded data
-EPOCHS = [(r"\bepochs=\d+", "epochs=1"), (r'"epochs": \d+', '"epochs": 1')]
+# what quick mode changes, as in the notebooks: epochs, recurrent units, and the sizes of
+# each task's embedded data
+QUICK = [(r"\bepochs=\d+", "epochs=1"), (r'"epochs": \d+', '"epochs": 1'), (r"\bunits=\d+", "units=16")]
 SIZES = {
     "sentiment": "train=300, validation=100, test=100",
     "translation": "n=400",
@@ -21,7 +22,7 @@ SIZES = {
 
 
 def quick(block):
-    for pattern, replacement in EPOCHS:
+    for pattern, replacement in QUICK:
         block = re.sub(pattern, replacement, block)
     task = re.search(r"from rnnkit\.apps\.(\w+) import .*\bload_default\b", block)
     if task:

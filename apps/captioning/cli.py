@@ -7,7 +7,7 @@ from ..command import RECURRENT, Command, holdout
 from .data import load_default, read_coco, read_flickr8k
 from .pipeline import CaptionPipeline
 
-__all__ = ["CaptionCommand", "load_data"]
+__all__ = ["CaptionCommand"]
 
 
 class CaptionCommand(Command):
@@ -41,9 +41,17 @@ class CaptionCommand(Command):
         _method(args)
 
     def load_data(self, args, held_out=True):
-        """`(train, validation, test)`, each `(images, captions)` or None."""
-        val_split = args.val_split if held_out else 0
-        return load_data(args.data, args.images, args.image_size, args.missing, val_split, **args.embedded)
+        """`(images, captions)` splits of COCO or Flickr8k captions (validation images held
+        out), or of the embedded generated scenes."""
+        if args.data is None:
+            return load_default(image_size=args.image_size, **args.embedded)
+        if args.images is None:
+            raise ValueError("Argument `--images` is required with `--data`: the folder of the images.")
+        reader = read_coco if Path(args.data).suffix.lower() == ".json" else read_flickr8k
+        pixels, captions, _ = reader(args.data, args.images, image_size=args.image_size, missing=args.missing)
+        kept, held = holdout(len(pixels), args.val_split if held_out else 0)
+        pick = lambda index: (pixels[index], [captions[i] for i in index])  # noqa: E731
+        return pick(kept), (pick(held) if len(held) else None), None
 
     def score(self, pipeline, split, args):
         return pipeline.evaluate(*split, method=_method(args)), split
@@ -63,18 +71,3 @@ def _method(args):
     if args.method not in ("greedy", "beam", "sample"):
         raise ValueError(f"Argument `--method` must be greedy, beam or sample. Received: {args.method!r}")
     return args.method
-
-
-def load_data(data=None, images=None, image_size=64, missing="warn", val_split=0.1, seed=0, **sizes):
-    """`(train, validation, test)`, each `(images, captions)` or None. `sizes`: those of the
-    embedded data (`load_default`'s arguments)."""
-    if data is None:
-        return load_default(image_size=image_size, seed=seed, **sizes)
-    if images is None:
-        raise ValueError("Argument `--images` is required with `--data`: the folder of the images.")
-    path = Path(data)
-    reader = read_coco if path.suffix.lower() == ".json" else read_flickr8k
-    pixels, captions, _ = reader(path, images, image_size=image_size, missing=missing)
-    kept, held = holdout(len(pixels), val_split, seed)
-    pick = lambda index: (pixels[index], [captions[i] for i in index])  # noqa: E731
-    return pick(kept), (pick(held) if len(held) else None), None

@@ -10,13 +10,9 @@ from sacrebleu.metrics import BLEU
 
 from ..base import Pipeline
 from ..checks import (
-    check_cell,
     check_choice,
-    check_dropout,
     check_non_negative,
-    check_positive,
     check_positive_int,
-    check_seed,
     check_texts,
 )
 from ..generation import (
@@ -92,9 +88,7 @@ class CaptionPipeline(Pipeline):
         length_penalty=0.6,
         seed=0,
     ):
-        super().__init__()
-        self.cell = check_cell(cell, units)
-        self.units = check_positive_int("units", units)
+        super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.encoder = check_choice("encoder", encoder, ENCODERS)
         if encoder in BACKBONES and backbone_weights is None:
@@ -117,14 +111,10 @@ class CaptionPipeline(Pipeline):
                 f"Argument `image_size` must be at least {_MIN_CNN_SIZE} with encoder='cnn'. "
                 f"Received: image_size={image_size!r}"
             )
-        self.dropout = check_dropout("dropout", dropout)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.max_len = check_positive_int("max_len", max_len)
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = check_positive("learning_rate", learning_rate)
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
-        self.seed = check_seed(seed)
 
     @property
     def feature_dim(self):

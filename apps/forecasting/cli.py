@@ -48,7 +48,7 @@ class ForecastCommand(Command):
     def load_data(self, args, held_out=True):
         """The series up to the last `--val-split` (train), from `lookback` steps before it
         (validation), and whole (backtested from there on)."""
-        series = generate_series() if args.data is None else read_series(args.data)
+        series = generate_series(**args.embedded) if args.data is None else read_series(args.data)
         split = _split(series, args)
         return (series.iloc[:split],), (series.iloc[split - args.lookback :],), (series,)
 

@@ -13,12 +13,8 @@ from rnnkit.layers import Recurrent
 from ..base import Pipeline, compile_task
 from ..checks import (
     check_bptt_steps,
-    check_cell,
     check_choice,
-    check_dropout,
-    check_positive,
     check_positive_int,
-    check_seed,
     preview,
 )
 from .backtest import backtest, score
@@ -206,7 +202,7 @@ class ForecastPipeline(Pipeline):
         seed=0,
         **renamed,
     ):
-        super().__init__()
+        super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
         if "strategy" in renamed:
             raise ValueError(
                 'Argument `strategy` of ForecastPipeline is now `multi_step` ("direct" or '
@@ -221,8 +217,6 @@ class ForecastPipeline(Pipeline):
         self.horizon = check_positive_int("horizon", horizon)
         self.time_col = time_col
         self.fill = check_choice("fill", fill, [None, *FILL])
-        self.cell = check_cell(cell, units)
-        self.units = check_positive_int("units", units)
         self.layers = check_positive_int("layers", layers)
         self.multi_step = check_choice("multi_step", multi_step, MULTI_STEP)
         if quantiles is not None:
@@ -240,10 +234,6 @@ class ForecastPipeline(Pipeline):
         self.quantiles = quantiles
         self.scaler = check_choice("scaler", scaler, sorted(SCALERS))
         self.season = None if season is None else check_positive_int("season", season)
-        self.dropout = check_dropout("dropout", dropout)
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = check_positive("learning_rate", learning_rate)
-        self.seed = check_seed(seed)
 
     # Data --------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from ..command import RECURRENT, Command, pipeline_arguments
 from .data import load_default, read_text
 from .pipeline import LanguageModelPipeline
 
-__all__ = ["LanguageModelCommand", "load_data"]
+__all__ = ["LanguageModelCommand"]
 
 
 class LanguageModelCommand(Command):
@@ -52,8 +52,21 @@ class LanguageModelCommand(Command):
         return LanguageModelPipeline(bptt_steps=_bptt_steps(args.bptt_steps, args.seq_len), **options)
 
     def load_data(self, args, held_out=True):
-        sizes = {"max_documents": args.max_documents, **args.embedded}
-        splits = load_data(args.data, args.val_split if held_out else 0, **sizes)
+        """`(documents,)` splits of a text file (the last documents held out), or of the
+        embedded standard-library docstrings."""
+        val_split = args.val_split if held_out else 0
+        if not 0 <= val_split < 1:
+            raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
+        if args.max_documents is not None and args.max_documents <= 0:
+            raise ValueError(
+                f"Argument `--max-documents` must be a positive integer. Received: {args.max_documents}"
+            )
+        if args.data is None:
+            splits = load_default(**{"max_documents": args.max_documents, **args.embedded})
+        else:
+            documents = read_text(args.data, argument="--data")[: args.max_documents]
+            n_val = round(val_split * len(documents))
+            splits = (documents[:-n_val], documents[-n_val:], None) if n_val else (documents, None, None)
         return tuple(None if split is None else (split,) for split in splits)
 
     def predict(self, pipeline, args):
@@ -62,21 +75,6 @@ class LanguageModelCommand(Command):
             prompts, length=args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed
         )
         return "\n\n".join(prompt + text for prompt, text in zip(prompts, texts, strict=True))
-
-
-def load_data(data=None, val_split=0.1, max_documents=None, seed=0):
-    """`(train, validation, test)` lists of documents; `test` is None for a --data file."""
-    if not 0 <= val_split < 1:
-        raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
-    if max_documents is not None and max_documents <= 0:
-        raise ValueError(f"Argument `--max-documents` must be a positive integer. Received: {max_documents}")
-    if data is None:
-        return load_default(max_documents=max_documents, seed=seed)
-    documents = read_text(data, argument="--data")[:max_documents]
-    n_val = round(val_split * len(documents))
-    if n_val == 0:
-        return documents, None, None
-    return documents[:-n_val], documents[-n_val:], None
 
 
 def _bptt_steps(value, seq_len):

@@ -12,12 +12,8 @@ from ..base import Pipeline
 from ..checks import (
     check_bool,
     check_bptt_steps,
-    check_cell,
     check_choice,
-    check_dropout,
-    check_positive,
     check_positive_int,
-    check_seed,
 )
 from ..generation import END_ID, IdsToText, Perplexity, TextGenerator, check_decoding, compile_generator
 from .model import LEVELS, LanguageModel, TokenLookup, tokenize
@@ -90,23 +86,17 @@ class LanguageModelPipeline(Pipeline):
         top_k=None,
         seed=0,
     ):
-        super().__init__()
+        super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
         self.level = check_choice("level", level, LEVELS)
-        self.cell = check_cell(cell, units)
-        self.units = check_positive_int("units", units)
         self.layers = check_positive_int("layers", layers)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.seq_len = check_positive_int("seq_len", seq_len)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.seq_len, "seq_len")
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.lowercase = check_bool("lowercase", lowercase)
-        self.dropout = check_dropout("dropout", dropout)
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = check_positive("learning_rate", learning_rate)
         self.length = check_positive_int("length", length)
         check_decoding("sample", temperature=temperature, top_k=top_k)
         self.temperature, self.top_k = float(temperature), top_k
-        self.seed = check_seed(seed)
 
     # Preprocessing -------------------------------------------------------------------------
 

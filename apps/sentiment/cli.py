@@ -8,7 +8,9 @@ from ..command import RECURRENT, Command, holdout
 from .data import load_default, read_table, read_tweeteval
 from .pipeline import SentimentPipeline
 
-__all__ = ["SentimentCommand", "load_data"]
+__all__ = ["SentimentCommand"]
+
+SPLITS = ("train", "val", "test")
 
 
 class SentimentCommand(Command):
@@ -34,9 +36,22 @@ class SentimentCommand(Command):
         parser.add_argument("--text", action="append", help="a text to predict (repeatable)")
 
     def load_data(self, args, held_out=True):
-        val_split = args.val_split if held_out else 0
-        splits = load_data(args.data, args.split, args.text_col, args.label_col, val_split, **args.embedded)
-        return tuple(None if split is None else (split.text, split.label) for split in splits)
+        """`(texts, labels)` splits of a CSV/TSV file (validation held out, stratified), of a
+        TweetEval folder, or of the embedded generated tweets."""
+        if args.data is None:
+            frames = load_default(**args.embedded)
+        elif Path(args.data).is_dir():
+            path = Path(args.data)
+            splits = {s: read_tweeteval(path, s) for s in SPLITS if (path / f"{s}_text.txt").is_file()}
+            if args.split is not None:
+                frames = splits.get(args.split, read_tweeteval(path, args.split)), None, None
+            else:
+                frames = tuple(splits.get(split) for split in SPLITS)
+        else:
+            frame = read_table(args.data, args.text_col, args.label_col)
+            kept, held = holdout(len(frame), args.val_split if held_out else 0, labels=frame.label)
+            frames = frame.iloc[kept], (frame.iloc[held] if len(held) else None), None
+        return tuple(None if frame is None else (frame.text, frame.label) for frame in frames)
 
     def score(self, pipeline, split, args):
         return pipeline.evaluate(*split, baseline=args.verb == "train"), split
@@ -54,21 +69,3 @@ class SentimentCommand(Command):
         return "\n".join(
             f"{label}\t{text}" for label, text in zip(pipeline.predict(texts), texts, strict=True)
         )
-
-
-def load_data(data=None, split=None, text_col="text", label_col="label", val_split=0.1, seed=0, **sizes):
-    """`(train, validation, test)` DataFrames (`text`, `label`); any may be None. `sizes`: those
-    of the embedded data (`load_default`'s arguments)."""
-    if data is None:
-        return load_default(seed=seed, **sizes)
-    path = Path(data)
-    if path.is_dir():
-        splits = {
-            s: read_tweeteval(path, s) for s in ("train", "val", "test") if (path / f"{s}_text.txt").is_file()
-        }
-        if split is not None:
-            return splits.get(split, read_tweeteval(path, split)), None, None
-        return splits.get("train"), splits.get("val"), splits.get("test")
-    frame = read_table(path, text_col, label_col)
-    kept, held = holdout(len(frame), val_split, seed, labels=frame.label)  # stratified
-    return frame.iloc[kept], (frame.iloc[held] if len(held) else None), None

@@ -25,12 +25,8 @@ from ..base import Pipeline, compile_task
 from ..checks import (
     check_bool,
     check_bptt_steps,
-    check_cell,
     check_choice,
-    check_dropout,
-    check_positive,
     check_positive_int,
-    check_seed,
     check_texts,
 )
 from ..text import PADDING, TokenIds, normalize_tweets
@@ -94,9 +90,7 @@ class SentimentPipeline(Pipeline):
         learning_rate=2e-3,
         seed=0,
     ):
-        super().__init__()
-        self.cell = check_cell(cell, units)
-        self.units = check_positive_int("units", units)
+        super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
         self.layers = check_positive_int("layers", layers)
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
@@ -107,11 +101,7 @@ class SentimentPipeline(Pipeline):
         self.padding = check_choice("padding", padding, PADDING)
         self.truncating = check_choice("truncating", truncating, PADDING)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.max_len, "max_len")
-        self.dropout = check_dropout("dropout", dropout)
         self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = check_positive("learning_rate", learning_rate)
-        self.seed = check_seed(seed)
         self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
         self._baseline = None
 

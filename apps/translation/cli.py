@@ -6,7 +6,7 @@ from ..command import RECURRENT, Command, holdout, pipeline_arguments
 from .data import load_default, read_pairs, read_parallel
 from .pipeline import TranslationPipeline
 
-__all__ = ["TranslationCommand", "load_data"]
+__all__ = ["TranslationCommand"]
 
 SPLITS = ("train", "val", "test")
 
@@ -51,8 +51,31 @@ class TranslationCommand(Command):
         return TranslationPipeline(attention=attention, **options)
 
     def load_data(self, args, held_out=True):
-        splits = load_data(args.data, args.languages, args.val_split if held_out else 0, **args.embedded)
-        return tuple(None if split is None else (split.source, split.target) for split in splits)
+        """`(sources, targets)` splits of a folder of aligned files, of a pairs file (validation
+        held out), or of the embedded generated pairs."""
+        if args.data is None:
+            frames = load_default(**args.embedded)
+        elif Path(args.data).is_dir():
+            path, (source, _, target) = Path(args.data), args.languages.partition(",")
+            if not source or not target:
+                raise ValueError(
+                    f"Argument `--languages` must be SRC,TGT, e.g. en,de. Received: {args.languages!r}"
+                )
+            frames = tuple(
+                read_parallel(path / f"{split}.{source}", path / f"{split}.{target}")
+                if (path / f"{split}.{source}").is_file()
+                else None
+                for split in SPLITS
+            )
+            if all(frame is None for frame in frames):
+                raise ValueError(
+                    f"Argument `--data`: {str(path)!r} holds none of {SPLITS} as .{source}/.{target} files."
+                )
+        else:
+            frame = read_pairs(args.data)
+            kept, held = holdout(len(frame), args.val_split if held_out else 0)
+            frames = frame.iloc[kept], (frame.iloc[held] if len(held) else None), None
+        return tuple(None if frame is None else (frame.source, frame.target) for frame in frames)
 
     def score(self, pipeline, split, args):
         return pipeline.evaluate(*split, method=_method(args)), (list(split[0]),)
@@ -70,29 +93,3 @@ def _method(args):
     if args.method not in ("greedy", "beam"):
         raise ValueError(f"Argument `--method` must be greedy or beam. Received: {args.method!r}")
     return args.method
-
-
-def load_data(data=None, languages="en,de", val_split=0.1, seed=0, **sizes):
-    """`(train, validation, test)` DataFrames with `source`/`target` columns; any may be None.
-    `sizes`: those of the embedded data (`load_default`'s arguments)."""
-    if data is None:
-        return load_default(seed=seed, **sizes)
-    path = Path(data)
-    if path.is_dir():
-        source, _, target = languages.partition(",")
-        if not source or not target:
-            raise ValueError(f"Argument `--languages` must be SRC,TGT, e.g. en,de. Received: {languages!r}")
-        splits = {
-            split: read_parallel(path / f"{split}.{source}", path / f"{split}.{target}")
-            if (path / f"{split}.{source}").is_file()
-            else None
-            for split in SPLITS
-        }
-        if all(split is None for split in splits.values()):
-            raise ValueError(
-                f"Argument `--data`: {str(path)!r} holds none of {SPLITS} as .{source}/.{target} files."
-            )
-        return splits["train"], splits["val"], splits["test"]
-    frame = read_pairs(path)
-    kept, held = holdout(len(frame), val_split, seed)
-    return frame.iloc[kept], (frame.iloc[held] if len(held) else None), None

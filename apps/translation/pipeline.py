@@ -13,13 +13,9 @@ from rnnkit.layers.attention import SCORES
 from ..base import Pipeline
 from ..checks import (
     check_bool,
-    check_cell,
     check_choice,
-    check_dropout,
     check_non_negative,
-    check_positive,
     check_positive_int,
-    check_seed,
     check_texts,
 )
 from ..generation import (
@@ -98,24 +94,18 @@ class TranslationPipeline(Pipeline):
         length_penalty=0.6,
         seed=0,
     ):
-        super().__init__()
-        self.cell = check_cell(cell, units)
-        self.units = check_positive_int("units", units)
+        super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.layers = check_positive_int("layers", layers)
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.attention = check_choice("attention", attention, [*SCORES, None])
-        self.dropout = check_dropout("dropout", dropout)
         self.source_vocab_size = check_positive_int("source_vocab_size", source_vocab_size)
         self.target_vocab_size = check_positive_int("target_vocab_size", target_vocab_size)
         self.max_source_len = check_positive_int("max_source_len", max_source_len)
         self.max_target_len = check_positive_int("max_target_len", max_target_len)
         self.lowercase = check_bool("lowercase", lowercase)
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.learning_rate = check_positive("learning_rate", learning_rate)
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
-        self.seed = check_seed(seed)
 
     # Preprocessing -------------------------------------------------------------------------
 
