@@ -166,6 +166,7 @@ def run_part(name, out, cell="gru", epochs=None, overwrite=False, verbose=1, qui
     title, options, sizes, quick_sizes = PARTS[name]
     argv = [name, "train", "--out", str(out), "--cell", cell, *options]
     argv += ["--overwrite"] * overwrite + (["--epochs", str(epochs)] if epochs is not None else [])
+    argv += ["--units", "16"] * quick  # quick: a smaller network too, as the notebooks' quick mode
     args = build_parser().parse_args(argv)
     args.embedded = quick_sizes if quick else sizes
     command = COMMANDS[name]
@@ -248,8 +249,9 @@ def run_demo(out="runs/demo", cell="gru", epochs=None, overwrite=False, verbose=
     With `overwrite=True` (`make demo`) it replaces the runs a demo wrote there before: only
     the files a run writes, never other files in those folders.
 
-    With `quick=True` each part trains on a small data set (`PARTS`): a smoke run that checks
-    an installation end to end in a fraction of the time, with untrained-looking results.
+    With `quick=True` each part trains a network of 16 units on a small data set (`PARTS`): a
+    smoke run that checks an installation end to end in a fraction of the time, with
+    untrained-looking results.
     """
     out = Path(out)
     check_writable(out / "adding" / "saved_model", overwrite, argument="out")  # all before any training
