@@ -102,10 +102,10 @@ class Command:
     def run(self, args, verbose):
         """Runs one command line's verb; returns what it prints."""
         out = Path(args.out)
-        self.check_arguments(args)
         if args.verb == "train":
             metrics = self.train(args, verbose)
             return f"{self.summary(metrics)}\nrun folder: {out}"
+        self.check_arguments(args)
         pipeline = self.pipeline.load(out / "pipeline")
         if args.verb == self.evaluate_verb:
             split = _last(self.load_data(args, held_out=False))
@@ -119,8 +119,10 @@ class Command:
     def train(self, args, verbose, data=None):
         """Trains on the train split (validated on the validation split), scores the test split
         (else validation, else train) and writes the run folder `args.out`; returns the metrics.
-        `data`: splits to use instead of `load_data(args)` (the demo's sizes)."""
+        `data`: the splits of `load_data(args)`, where the caller has read them (the demo serves
+        from them)."""
         out = Path(args.out)
+        self.check_arguments(args)
         pipeline = self.make_pipeline(args)
         pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
         train, validation, test = data or self.load_data(args)

@@ -29,6 +29,7 @@ import tensorflow as tf  # the exports are reloaded with plain TensorFlow, as a 
 from rnnkit.layers import Recurrent, get_cell
 
 from .base import Pipeline
+from .cli import COMMANDS, build_parser
 from .export import check_writable, export_saved_model
 
 __all__ = ["PARTS", "adding_problem", "run_adding_demo", "run_demo", "run_part"]
@@ -161,8 +162,6 @@ PARTS = {
 def run_part(name, out, cell="gru", epochs=None, overwrite=False, verbose=1, quick=False):
     """One pipeline's part of the demo: the `rnnkit NAME train` flow on its embedded data, then
     its SavedModel reloaded with TensorFlow alone and served; returns the report's lines."""
-    from .cli import COMMANDS, build_parser
-
     title, options, sizes, quick_sizes = PARTS[name]
     argv = [name, "train", "--out", str(out), "--cell", cell, *options]
     argv += ["--overwrite"] * overwrite + (["--epochs", str(epochs)] if epochs is not None else [])
@@ -234,13 +233,7 @@ SERVED = {
     "caption": _served_captions,
     "lm": _served_text,
 }
-FOLDERS = {
-    "sentiment": "sentiment",
-    "forecast": "forecast",
-    "translate": "translation",
-    "caption": "captioning",
-    "lm": "language_model",
-}
+FOLDERS = {name: Path(command.folder).name for name, command in COMMANDS.items()}  # sentiment, ...
 
 
 def run_demo(out="runs/demo", cell="gru", epochs=None, overwrite=False, verbose=1, quick=False):
