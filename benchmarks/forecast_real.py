@@ -26,6 +26,7 @@ import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rnnkit.apps.forecasting import ForecastPipeline, prepare_series  # noqa: E402
+from rnnkit.apps.forecasting.backtest import mean_by_model  # noqa: E402
 
 DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
 RESULTS = Path(__file__).parent / "results" / "forecast_real.md"
@@ -94,7 +95,7 @@ def run(name, args):
     minutes = (time.perf_counter() - start) / 60
     stride = args.stride or config["horizon"]
     table = pipeline.backtest(series, start=val_end, stride=stride)
-    summary = table.drop(columns=["fold", "origin"]).groupby("model").mean().sort_values("mase")
+    summary = mean_by_model(table)
     return summary, table.fold.nunique(), minutes, len(history.history["loss"]), config
 
 

@@ -25,7 +25,7 @@ from ..checks import check_positive_int
 from . import metrics
 from .series import seasonal_period
 
-__all__ = ["backtest", "score"]
+__all__ = ["backtest", "mean_by_model", "score"]
 
 
 def score(truth, forecast, insample, season, quantiles=None, levels=None):
@@ -58,6 +58,11 @@ def _origin(series, start, before):
         raise ValueError(
             f"Argument `start` must be a position or a timestamp. Received: start={start!r}"
         ) from None
+
+
+def mean_by_model(table):
+    """A backtest table's metrics averaged over folds, a row per model, best MASE first."""
+    return table.drop(columns=["fold", "origin"]).groupby("model").mean().sort_values("mase")
 
 
 def _unfitted_copy(forecaster):

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from ..command import RECURRENT, Command, pipeline_arguments
+from .backtest import mean_by_model
 from .data import generate_series, read_series
 from .pipeline import ForecastPipeline
 
@@ -55,8 +56,7 @@ class ForecastCommand(Command):
     def score(self, pipeline, split, args):
         """The backtest's mean per model, from the held-out tail on."""
         table = pipeline.backtest(split[0], start=_split(split[0], args))
-        means = table.drop(columns=["fold", "origin"]).groupby("model").mean().sort_values("mase")
-        return means.to_dict(orient="index"), (split[0], table)
+        return mean_by_model(table).to_dict(orient="index"), (split[0], table)
 
     def summary(self, metrics):
         return pd.DataFrame(metrics).T.round(4).to_string()  # a row per model, by MASE
