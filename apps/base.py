@@ -15,7 +15,8 @@ A task subclasses `Pipeline` and declares only what differs (STYLE.md, "Pipeline
 - `make_dataset(data, training)`: a `tf.data.Dataset` of model-ready batches, through
   `self.preprocessor`;
 - `serving_function()`: `(fn, input_signature)` for the export, raw in, raw out, over
-  `self.task` (and `extra_endpoints()` for further named endpoints);
+  `self.task` (`serve_aliases`: the documented other names of that endpoint;
+  `extra_endpoints()`: further endpoints);
 - `evaluate(...)` and its task verbs (`predict`, ...), and optionally `plots(...)`.
 """
 
@@ -36,6 +37,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from rnnkit.layers import clone_cell, fused, get_cell
+from rnnkit.layers._keras_compat import build_training_state
 
 from .checks import check_cell, check_dropout, check_positive, check_positive_int, check_seed
 from .export import check_writable, write_atomically
@@ -82,6 +84,7 @@ class Pipeline:
     # The layout `save` writes. 1: the network alone in model.keras, its preprocessing as
     # JSON beside it; 2: the task (network and preprocessing) in model.keras.
     format_version = 2
+    serve_aliases = ()  # documented other names of the export's `serve` endpoint
 
     def __init__(self, cell, units, dropout, batch_size, learning_rate, seed):
         """Checks and keeps the hyper-parameters every pipeline has; the rest are the task's."""
@@ -151,6 +154,11 @@ class Pipeline:
     def extra_endpoints(self):
         """`{name: (fn, input_signature)}`: endpoints the export has besides `serve`."""
         return {}
+
+    def endpoints(self):
+        """`{name: (fn, input_signature)}` of every endpoint of the export, aliases included."""
+        serve = self.serving_function()
+        return {"serve": serve, **dict.fromkeys(self.serve_aliases, serve), **self.extra_endpoints()}
 
     def new_cell(self, **kwargs):
         """A fresh cell for one recurrent layer: `get_cell(self.cell, self.units, ...)` or a copy."""
@@ -227,6 +235,8 @@ class Pipeline:
         with scope:
             self.model = self.build_model()
             self.task = self.build_task()
+            train_data = self.make_dataset(train, training=True)
+            build_training_state(self.model, train_data.element_spec)  # one trace, not two
         callbacks = list(callbacks or [])
         epoch_log = None
         if backup_dir is not None:
@@ -240,7 +250,7 @@ class Pipeline:
             # running out of data; that is its normal end, not the problem Keras warns about.
             warnings.filterwarnings("ignore", "Your input ran out of data")
             self.history = self.model.fit(
-                self.make_dataset(train, training=True),
+                train_data,
                 validation_data=None if validation is None else self.make_dataset(validation),
                 epochs=epochs,
                 callbacks=callbacks,
@@ -278,6 +288,12 @@ class Pipeline:
     def clone(self):
         """A new, untrained pipeline with the same hyper-parameters."""
         return type(self).from_config(self.get_config())
+
+    def evaluate_batches(self, dataset):
+        """`model.evaluate` over model-ready batches, as a dict; the metrics are built first,
+        so that a loaded model traces its test step once."""
+        build_training_state(self.model, dataset.element_spec)
+        return self.model.evaluate(dataset, verbose=0, return_dict=True)
 
     def _check_fitted(self, verb):
         if self.model is None:
@@ -347,10 +363,13 @@ class Pipeline:
         def write(folder):
             archive = keras.export.ExportArchive()
             archive.track(self.task)
-            archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
-            for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
-                archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
             with fused.portable():  # standard ops only: no rnnkit op, no cuDNN
+                serve = archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
+                serve.get_concrete_function()  # traced once, then served under each alias too
+                for name in self.serve_aliases:
+                    archive.add_endpoint(name=name, fn=serve)
+                for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
+                    archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
                 archive.write_out(str(folder), verbose=False)
 
         return write_atomically(path, write, overwrite)

@@ -15,6 +15,8 @@ Pieces of Keras 3.15's and TensorFlow 2.21's machinery that have no public name:
   the SavedModel holds: so `fused.kernel_for`, which honours the save context, keeps every
   export portable with no hook into Keras's export machinery.
 - `in_xla_context`: whether an XLA compilation (`jit_compile`) is tracing.
+- `build_training_state`: the model's `_symbolic_build`, which creates the optimizer's and
+  the compiled metrics' variables from symbolic inputs.
 
 `tests/layers/test_keras_compat.py` pins the behaviour rnnkit relies on, so a Keras or
 TensorFlow upgrade that moves any of it fails there, in one place.
@@ -31,6 +33,7 @@ __all__ = [
     "DropoutRNNCell",
     "backend_gru",
     "backend_lstm",
+    "build_training_state",
     "in_save_context",
     "in_xla_context",
     "rnn",
@@ -53,3 +56,15 @@ def in_save_context():
 
 def in_xla_context():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def build_training_state(model, element_spec):
+    """Creates a compiled model's missing weights, optimizer slots and metric variables from
+    `element_spec` (a dataset's `(x, y[, sample_weight])` specs), before `model.fit`.
+
+    With no distribution strategy, Keras 3.15 creates them inside the first trace of its
+    train function, and a `tf.function` that creates variables is traced a second time
+    without them: every `fit` would trace its train step twice. Under a strategy Keras
+    builds them first itself, with this same method.
+    """
+    model._symbolic_build(data_batch=element_spec)

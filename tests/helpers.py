@@ -179,7 +179,6 @@ def run_pipeline_test(cls, init_kwargs, data, tmp_path, inputs, endpoint="serve"
     numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     assert numbers and all(np.isclose(again[k], v, rtol=1e-5, atol=1e-6) for k, v in numbers.items()), again
     reloaded = tf.saved_model.load(str(loaded.export(tmp_path / "saved_model")))  # owns the variables
-    endpoints = {"serve": loaded.serving_function(), **loaded.extra_endpoints()}
-    function = endpoints[endpoint][0]
+    function = loaded.endpoints()[endpoint][0]
     assert_same_outputs(getattr(reloaded, endpoint)(tf.constant(inputs)), function(tf.constant(inputs)))
     return pipeline, loaded, reloaded

@@ -328,7 +328,7 @@ class CaptionPipeline(Pipeline):
         }
         normal = lambda texts: [t.decode() for t in standardize(tf.constant(texts)).numpy()]  # noqa: E731
         hits = [g in set(normal(r)) for g, r in zip(normal(generated), references, strict=True)]
-        scores = self.model.evaluate(self.make_dataset((images, references)), verbose=0, return_dict=True)
+        scores = self.evaluate_batches(self.make_dataset((images, references)))
         return {
             **metrics,
             "exact_match": float(np.mean(hits)),
@@ -351,6 +351,8 @@ class CaptionPipeline(Pipeline):
 
     # Export --------------------------------------------------------------------------------
 
+    serve_aliases = ("generate",)
+
     def serving_function(self):
         """Encoded images (JPEG, PNG, GIF, BMP bytes), or feature vectors, to greedy captions."""
         if self.encoder == "features":
@@ -360,10 +362,10 @@ class CaptionPipeline(Pipeline):
         return (lambda images: self.task(images)), signature
 
     def extra_endpoints(self):
-        """`generate` (a documented alias of `serve`) and `generate_beam`."""
-        fn, signature = self.serving_function()
+        """`generate_beam`; `generate` is an alias of `serve`."""
+        _, signature = self.serving_function()
         beam = lambda images: self.task.generate_graph(images, method="beam")  # noqa: E731
-        return {"generate": (fn, signature), "generate_beam": (beam, signature)}
+        return {"generate_beam": (beam, signature)}
 
 
 def caption_figure(images, generated, references=None):

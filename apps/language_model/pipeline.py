@@ -259,7 +259,7 @@ class LanguageModelPipeline(Pipeline):
         self._check_fitted("evaluate")
         documents = self.check_data(texts, argument="texts")
         dataset = self.make_dataset(documents)
-        scores = self.model.evaluate(dataset, verbose=0, return_dict=True)
+        scores = self.evaluate_batches(dataset)
         targets = np.concatenate([y.numpy()[w.numpy() > 0] for _, y, w in dataset])
         unigram = np.log(np.asarray(self.state["counts"], np.float64) + 1.0)  # add-one smoothing
         unigram -= np.log(np.exp(unigram).sum())
@@ -275,11 +275,12 @@ class LanguageModelPipeline(Pipeline):
 
     # Export --------------------------------------------------------------------------------
 
+    serve_aliases = ("generate",)
+
     def serving_function(self):
         return (lambda prompts: self.task(prompts)), [tf.TensorSpec([None], tf.string, name="prompts")]
 
     def extra_endpoints(self):
-        generate, signature = self.serving_function()
         texts = [tf.TensorSpec([None], tf.string, name="texts")]
         log_likelihood = lambda t: self.model.read(self.preprocessor(t))[2]  # noqa: E731
-        return {"generate": (generate, signature), "log_likelihood": (log_likelihood, texts)}
+        return {"log_likelihood": (log_likelihood, texts)}

@@ -258,7 +258,7 @@ class TranslationPipeline(Pipeline):
         self._check_fitted("evaluate")
         sources, references = self.check_data(sources, references, argument="sources")
         translations = self.translate(sources, method=method, beam_width=beam_width)
-        scores = self.model.evaluate(self.make_dataset((sources, references)), verbose=0, return_dict=True)
+        scores = self.evaluate_batches(self.make_dataset((sources, references)))
         return {
             "bleu": sacrebleu.corpus_bleu(translations, [references]).score,
             "chrf": sacrebleu.corpus_chrf(translations, [references]).score,
@@ -294,18 +294,15 @@ class TranslationPipeline(Pipeline):
 
     # Export --------------------------------------------------------------------------------
 
+    serve_aliases = ("translate", "translate_beam")
+
     def serving_function(self):
         return (lambda texts: self.task(texts)), [tf.TensorSpec([None], tf.string, name="texts")]
 
     def extra_endpoints(self):
-        """`translate` and `translate_beam` (documented aliases of `serve`) and `translate_greedy`."""
-        signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        """`translate_greedy`; `translate` and `translate_beam` are aliases of `serve`."""
         greedy = lambda texts: self.task.generate_graph(texts, method="greedy")  # noqa: E731
-        return {
-            "translate": (lambda texts: self.task(texts), signature),
-            "translate_beam": (lambda texts: self.task(texts), signature),
-            "translate_greedy": (greedy, signature),
-        }
+        return {"translate_greedy": (greedy, [tf.TensorSpec([None], tf.string, name="texts")])}
 
 
 def _count_longer(ids, limit):

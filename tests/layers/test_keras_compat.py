@@ -136,3 +136,30 @@ def test_save_and_xla_contexts_are_seen():
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(module, str(Path(folder) / "module"))
     assert (True, False) in seen.values()
+
+
+class StepCounter(keras.Model):
+    """A model that counts how often Keras traces its train step."""
+
+    traces = 0
+
+    def train_step(self, data):
+        StepCounter.traces += 1
+        return super().train_step(data)
+
+
+@pytest.mark.parametrize("built_first", [False, True])
+def test_a_model_built_first_traces_its_train_step_once(built_first):
+    """Keras 3.15 creates the optimizer's and metrics' variables in the first trace of the
+    train function, so TensorFlow traces it twice; `build_training_state` builds them first."""
+    inputs = keras.Input((None, 3))
+    model = StepCounter(inputs, keras.layers.Dense(1)(rk.Recurrent(rk.GRUCell(4))(inputs)))
+    model.compile("adam", "mse", metrics=["mae"], steps_per_execution=4)
+    data = tf.data.Dataset.from_tensor_slices((np.ones((16, 5, 3), "float32"), np.ones((16, 1), "float32")))
+    data = data.batch(4)
+    StepCounter.traces = 0
+    if built_first:
+        compat.build_training_state(model, data.element_spec)
+        assert model.optimizer.built
+    model.fit(data, epochs=2, verbose=0)
+    assert StepCounter.traces == (1 if built_first else 2)

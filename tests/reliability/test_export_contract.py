@@ -142,9 +142,7 @@ def test_every_signature_serves_what_the_pipeline_computes(served, task):
     expected = _expected(task, pipelines[task], inputs[task])
     signatures = report[task]["signatures"]
     # every endpoint the pipeline declares, and Keras's serving_default
-    assert (
-        set(signatures) == set(expected) == {"serve", "serving_default", *pipelines[task].extra_endpoints()}
-    )
+    assert set(signatures) == set(expected) == {"serving_default", *pipelines[task].endpoints()}
     for name, info in signatures.items():
         assert set(info["outputs"]) == set(expected[name]), name
         for key, want in expected[name].items():
