@@ -30,14 +30,13 @@ __all__ = [
     "START",
     "START_ID",
     "adapt_words",
-    "batch_by_length",
-    "ragged_examples",
     "check_decoding",
     "compile_generator",
     "detokenize",
     "make_vectorizer",
     "split_punctuation",
     "target_ids",
+    "teacher_forcing_batches",
 ]
 
 START, END = "[start]", "[end]"
@@ -104,7 +103,7 @@ def target_ids(vectorizer, texts, max_len):
     return target_in, target_out
 
 
-def ragged_examples(dataset, ragged):
+def _ragged_examples(dataset, ragged):
     """Per-example tensors from `ragged(*batch)`, a tuple of ragged `(batch, None)` tensors
     (dense tensors, such as images, pass through).
 
@@ -130,12 +129,30 @@ def ragged_examples(dataset, ragged):
     return dataset.batch(1024).map(padded).unbatch().map(unpadded)
 
 
-def batch_by_length(dataset, batch_size, max_len, length):
-    """Batches of similar `length(element)` (`bucket_by_sequence_length`), padded with zeros."""
-    boundaries = [b for b in (8, 10, 12, 14, 16, 20, 25, 30, 40) if b < max_len]
-    return dataset.bucket_by_sequence_length(
-        length, bucket_boundaries=boundaries, bucket_batch_sizes=[batch_size] * (len(boundaries) + 1)
-    )
+def teacher_forcing_batches(dataset, ids, batch_size, max_len, training=False, seed=0):
+    """Batches `((inputs, target_in), target_out, weights)` of a dataset of `(input, text)`
+    pairs; `ids(inputs, texts)` gives `(inputs, target_in, target_out)`, the targets ragged.
+    The weights are 0 on padding, 1 on the real tokens.
+
+    Training batches are shuffled, then grouped by target length
+    (`tf.data.Dataset.bucket_by_sequence_length`), so that a batch pads little.
+    """
+    if training:
+        dataset = dataset.shuffle(dataset.cardinality(), seed=seed, reshuffle_each_iteration=True)
+        boundaries = [b for b in (8, 10, 12, 14, 16, 20, 25, 30, 40) if b < max_len]
+        dataset = _ragged_examples(dataset, ids).bucket_by_sequence_length(
+            lambda inputs, target_in, target_out: tf.shape(target_in)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        )
+    else:
+        dense = lambda *rows: tuple(r.to_tensor() if isinstance(r, tf.RaggedTensor) else r for r in rows)  # noqa: E731
+        dataset = dataset.batch(batch_size).map(lambda *pairs: dense(*ids(*pairs)))
+
+    def model_ready(inputs, target_in, target_out):
+        return (inputs, target_in), target_out, tf.cast(tf.not_equal(target_out, 0), tf.float32)
+
+    return dataset.map(model_ready).prefetch(tf.data.AUTOTUNE)
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -334,9 +351,9 @@ class TextGenerator(Task):
         blank = tf.equal(tf.strings.length(tf.strings.strip(inputs)), 0)
         return tf.where(blank, tf.constant(self.blank), texts)
 
-    def generate(self, inputs, seed=None, **settings):
-        """Strings (`str`) for a batch of raw inputs, through a compiled function cached per
-        setting and input type."""
+    def generate(self, inputs, seed=None, batch_size=None, **settings):
+        """Strings (`str`) for raw inputs, `batch_size` at a time (default: all at once),
+        through a compiled function cached per setting and input type."""
         inputs = tf.convert_to_tensor(inputs)
         spec = tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype)  # any batch size: one trace
         key = (spec, seed, *sorted(settings.items()))
@@ -345,7 +362,9 @@ class TextGenerator(Task):
             functions[key] = tf.function(
                 lambda x: self.generate_graph(x, seed=seed, **settings), input_signature=[spec]
             )
-        return [text.decode("utf-8") for text in functions[key](inputs).numpy()]
+        size = batch_size or max(len(inputs), 1)
+        batches = [functions[key](inputs[i : i + size]).numpy() for i in range(0, len(inputs), size)]
+        return [text.decode("utf-8") for batch in batches for text in batch]
 
     def get_config(self):
         return {**super().get_config(), **self.settings, "blank": self.blank}

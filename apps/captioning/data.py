@@ -269,19 +269,29 @@ def _check_folder(folder):
     return path
 
 
-def _load(folder, file_names, image_size):
-    images = np.empty((len(file_names), image_size, image_size, 3), dtype=np.uint8)
-    for i, file_name in enumerate(file_names):
-        images[i] = _decode_file(folder / file_name, image_size, "image_folder")
-    return images
-
-
-def _check_not_empty(names, source, folder):
-    if not names:
+def _decode_found(captions, files, problems, missing, source, folder, image_size):
+    """`(images, captions, names)` of the keys of `captions` (`{key: [caption, ...]}`) that have
+    captions and whose file (`files[key]`) is in `folder`, decoded and resized; first the
+    `missing` policy for `problems` and for the files absent from the folder.
+    `source` is `(function, argument, path)` of the reader, for its messages."""
+    function, argument, path = source
+    absent = [key for key in captions if captions[key] and not (folder / files[key]).is_file()]
+    lost = sum(len(captions[key]) for key in absent)
+    problems = [
+        *problems,
+        (f"image file(s) missing from the folder ({lost} captions)", [repr(files[k]) for k in absent]),
+    ]
+    _report(problems, missing, function, repr(str(path)))
+    keep = [key for key in captions if captions[key] and key not in set(absent)]
+    if not keep:
         raise ValueError(
-            f"Arguments `{source[0]}` and `image_folder`: no image in {str(folder)!r} has a caption "
-            f"in {str(source[1])!r}."
+            f"Arguments `{argument}` and `image_folder`: no image in {str(folder)!r} has a caption "
+            f"in {str(path)!r}."
         )
+    images = np.empty((len(keep), image_size, image_size, 3), dtype=np.uint8)
+    for i, key in enumerate(keep):
+        images[i] = _decode_file(folder / files[key], image_size, "image_folder")
+    return images, [captions[key] for key in keep], [files[key] for key in keep]
 
 
 def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
@@ -349,20 +359,12 @@ def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
         else:
             orphans.append(f"image_id {annotation['image_id']!r}")
     # 3. the policy for what is missing, then decode what is kept
-    uncaptioned = [i for i in records if not captions[i]]
-    absent = [i for i in records if captions[i] and not (folder / records[i]).is_file()]
-    n_lost = sum(len(captions[i]) for i in absent)
     problems = [
-        ("image record(s) without captions", [repr(records[i]) for i in uncaptioned]),
+        ("image record(s) without captions", [repr(records[i]) for i in records if not captions[i]]),
         ("caption(s) with an unknown image_id", orphans),
-        (f"image file(s) missing from the folder ({n_lost} captions)", [repr(records[i]) for i in absent]),
     ]
-    _report(problems, missing, "read_coco", repr(str(path)))
-    dropped = set(uncaptioned) | set(absent)
-    keep = [i for i in records if i not in dropped]
-    names = [records[i] for i in keep]
-    _check_not_empty(names, ("captions_json", path), folder)
-    return _load(folder, names, image_size), [captions[i] for i in keep], names
+    source = ("read_coco", "captions_json", path)
+    return _decode_found(captions, records, problems, missing, source, folder, image_size)
 
 
 def read_flickr8k(token_file, image_folder, image_size=64, missing="warn"):
@@ -405,13 +407,6 @@ def read_flickr8k(token_file, image_folder, image_size=64, missing="warn"):
             f"Argument `token_file`: {str(path)!r} is empty (expected NAME#K<TAB>CAPTION lines)."
         )
     # 2. the policy for captions whose image is missing, then decode what is kept
-    absent = [name for name in captions if not (folder / name).is_file()]
-    n_lost = sum(len(captions[name]) for name in absent)
-    problems = [
-        (f"image file(s) missing from the folder ({n_lost} captions)", [repr(name) for name in absent])
-    ]
-    _report(problems, missing, "read_flickr8k", repr(str(path)))
-    dropped = set(absent)
-    names = [name for name in captions if name not in dropped]
-    _check_not_empty(names, ("token_file", path), folder)
-    return _load(folder, names, image_size), [captions[name] for name in names], names
+    files = {name: name for name in captions}
+    source = ("read_flickr8k", "token_file", path)
+    return _decode_found(captions, files, [], missing, source, folder, image_size)

@@ -19,10 +19,9 @@ from ..generation import (
     IdsToText,
     TextGenerator,
     adapt_words,
-    batch_by_length,
     check_decoding,
     compile_generator,
-    ragged_examples,
+    teacher_forcing_batches,
 )
 from .data import decode_image
 from .model import BACKBONES, CONDITIONING, Captioner, CaptionPreprocessor, standardize
@@ -228,33 +227,19 @@ class CaptionPipeline(Pipeline):
         self.state = {"feature_dim": int(images.shape[1]) if features else None}
 
     def make_dataset(self, data, training=False):
-        """Batches of `((images, target_in), target_out, weights)`, one row per (image, caption)."""
+        """Batches of `((images, target_in), target_out, weights)`, one row per (image, caption)
+        (`teacher_forcing_batches`)."""
         images, captions = data if isinstance(data, tuple) else (self.check_images(data), None)
         if captions is None:
             return tf.data.Dataset.from_tensor_slices(images).batch(self.batch_size)
         index = [i for i, references in enumerate(captions) for _ in references]
         flat = [c for references in captions for c in references]
-        dataset = tf.data.Dataset.from_tensor_slices((images[index], flat))
-        if training:
-            dataset = dataset.shuffle(len(flat), seed=self.seed, reshuffle_each_iteration=True)
 
         def ids(image, caption):
             return (image, *self.preprocessor.targets(caption))
 
-        def model_ready(image, target_in, target_out):
-            return (image, target_in), target_out, tf.cast(tf.not_equal(target_out, 0), tf.float32)
-
-        dataset = ragged_examples(dataset, ids)
-        if training:
-            dataset = batch_by_length(
-                dataset, self.batch_size, self.max_len, lambda i, t_in, t_out: tf.shape(t_in)[0]
-            )
-        else:
-            batches = -(-len(flat) // self.batch_size)  # unbatch() forgot the length; Keras wants it
-            dataset = dataset.padded_batch(self.batch_size).apply(
-                tf.data.experimental.assert_cardinality(batches)
-            )
-        return dataset.map(model_ready).prefetch(tf.data.AUTOTUNE)
+        pairs = tf.data.Dataset.from_tensor_slices((images[index], flat))
+        return teacher_forcing_batches(pairs, ids, self.batch_size, self.max_len, training, self.seed)
 
     # Model ---------------------------------------------------------------------------------
 
@@ -303,12 +288,7 @@ class CaptionPipeline(Pipeline):
         settings = {"method": method, "beam_width": beam_width}
         if method == "sample":
             settings.update(temperature=float(temperature), top_k=top_k)
-        captions = []
-        for start in range(0, len(images), self.batch_size):
-            captions.extend(
-                self.task.generate(images[start : start + self.batch_size], seed=seed, **settings)
-            )
-        return captions
+        return self.task.generate(images, seed=seed, batch_size=self.batch_size, **settings)
 
     def evaluate(self, images, captions, method="greedy", beam_width=None):
         """BLEU-1..4 (sacrebleu, lower-cased, over all references), exact match and token accuracy.

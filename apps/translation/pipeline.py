@@ -22,10 +22,9 @@ from ..generation import (
     IdsToText,
     TextGenerator,
     adapt_words,
-    batch_by_length,
     check_decoding,
     compile_generator,
-    ragged_examples,
+    teacher_forcing_batches,
 )
 from .model import Seq2Seq, TranslationPreprocessor, standardize
 
@@ -171,37 +170,17 @@ class TranslationPipeline(Pipeline):
                 )
 
     def make_dataset(self, data, training=False):
-        """Batches of `((source ids, target_in), target_out, weights)` (weights: 0 on padding).
-
-        Training batches are shuffled, then grouped by target length
-        (`tf.data.Dataset.bucket_by_sequence_length`), so that a batch pads little.
-        """
+        """Batches of `((source ids, target_in), target_out, weights)` (`teacher_forcing_batches`)."""
         sources, targets = data if isinstance(data, tuple) else (check_texts(data), None)
         if targets is None:
             dataset = tf.data.Dataset.from_tensor_slices(sources).batch(self.batch_size)
             return dataset.map(self.preprocessor).prefetch(tf.data.AUTOTUNE)
-        dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
-        if training:
-            dataset = dataset.shuffle(len(sources), seed=self.seed, reshuffle_each_iteration=True)
 
         def ids(source, target):
             return (self.preprocessor.source_ids(source), *self.preprocessor.targets(target))
 
-        def model_ready(source, target_in, target_out):
-            weights = tf.cast(tf.not_equal(target_out, 0), tf.float32)
-            return (source, target_in), target_out, weights
-
-        if training:
-            dataset = batch_by_length(
-                ragged_examples(dataset, ids),
-                self.batch_size,
-                self.max_target_len,
-                lambda source, target_in, target_out: tf.shape(target_in)[0],
-            )
-        else:
-            dense = lambda *ragged: tuple(r.to_tensor() for r in ragged)  # noqa: E731
-            dataset = dataset.batch(self.batch_size).map(lambda s, t: dense(*ids(s, t)))
-        return dataset.map(model_ready).prefetch(tf.data.AUTOTUNE)
+        pairs = tf.data.Dataset.from_tensor_slices((sources, targets))
+        return teacher_forcing_batches(pairs, ids, self.batch_size, self.max_target_len, training, self.seed)
 
     # Model ---------------------------------------------------------------------------------
 
@@ -244,11 +223,7 @@ class TranslationPipeline(Pipeline):
         check_decoding(method, beam_width, methods=METHODS)
         self._warn_truncated(texts)
         beam_width = beam_width if method == "beam" else None
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = tf.constant(texts[start : start + self.batch_size])
-            out.extend(self.task.generate(batch, method=method, beam_width=beam_width))
-        return out
+        return self.task.generate(texts, batch_size=self.batch_size, method=method, beam_width=beam_width)
 
     def evaluate(self, sources, references, method="greedy", beam_width=None):
         """Corpus BLEU and chrF (sacrebleu: cased, detokenized) and masked token accuracy.
