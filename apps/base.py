@@ -40,7 +40,7 @@ from rnnkit.layers import clone_cell, fused, get_cell
 from rnnkit.layers._keras_compat import build_training_state
 
 from .checks import check_cell, check_dropout, check_positive, check_positive_int, check_seed
-from .export import check_writable, saved_trace_only, write_atomically
+from .export import check_writable, write_atomically
 from .task import Task
 
 __all__ = ["STEPS_PER_EXECUTION", "Pipeline", "compile_task"]
@@ -363,13 +363,13 @@ class Pipeline:
         def write(folder):
             archive = keras.export.ExportArchive()
             archive.track(self.task)
-            endpoint = lambda f: saved_trace_only(f, self.task.variables)  # noqa: E731
-            serve = archive.add_endpoint(name="serve", fn=endpoint(fn), input_signature=input_signature)
-            for name in self.serve_aliases:  # each a call of `serve`'s one trace
-                archive.add_endpoint(name=name, fn=serve, input_signature=input_signature)
-            for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
-                archive.add_endpoint(name=name, fn=endpoint(extra_fn), input_signature=extra_signature)
             with fused.portable():  # standard ops only: no rnnkit op, no cuDNN
+                serve = archive.add_endpoint(name="serve", fn=fn, input_signature=input_signature)
+                serve.get_concrete_function()  # traced once, then served under each alias too
+                for name in self.serve_aliases:
+                    archive.add_endpoint(name=name, fn=serve)
+                for name, (extra_fn, extra_signature) in self.extra_endpoints().items():
+                    archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
                 archive.write_out(str(folder), verbose=False)
 
         return write_atomically(path, write, overwrite)

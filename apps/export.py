@@ -5,9 +5,8 @@ import tempfile
 from pathlib import Path
 
 from rnnkit.layers import fused
-from rnnkit.layers._keras_compat import in_save_context
 
-__all__ = ["check_writable", "export_saved_model", "saved_trace_only", "write_atomically"]
+__all__ = ["check_writable", "export_saved_model", "write_atomically"]
 
 
 def check_writable(path, overwrite=False, argument="path"):
@@ -54,21 +53,3 @@ def export_saved_model(model, path, overwrite=False):
             model.export(str(staging), verbose=False)
 
     return write_atomically(path, write, overwrite)
-
-
-def saved_trace_only(fn, variables):
-    """`fn` for `keras.export.ExportArchive.add_endpoint`, traced in full only once.
-
-    The archive traces each endpoint twice: outside TensorFlow's save context, only to list the
-    variables it reads, then inside it, the trace the SavedModel keeps
-    (`tests/layers/test_keras_compat.py` pins both). Outside the save context this reads
-    `variables` (all of the model's) and returns them, so that first trace costs next to
-    nothing: a small translation export (beam search and greedy) went from 8.6 s to 5.8 s.
-    """
-
-    def endpoint(*args):
-        if in_save_context():
-            return fn(*args)
-        return [variable.value for variable in variables]
-
-    return endpoint

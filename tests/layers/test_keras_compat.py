@@ -163,27 +163,3 @@ def test_a_model_built_first_traces_its_train_step_once(built_first):
         assert model.optimizer.built
     model.fit(data, epochs=2, verbose=0)
     assert StepCounter.traces == (1 if built_first else 2)
-
-
-def test_an_endpoint_saved_trace_only_runs_its_body_once_and_serves_it(tmp_path):
-    """`ExportArchive` lists an endpoint's variables from a trace outside the save context and
-    saves the one inside: `saved_trace_only` runs the real body in the second alone."""
-    from rnnkit.apps.export import saved_trace_only
-
-    inputs = keras.Input((3,))
-    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-    contexts = []
-
-    def body(x):
-        contexts.append(compat.in_save_context())
-        return model(x)
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    signature = [tf.TensorSpec([None, 3], tf.float32)]
-    archive.add_endpoint("serve", saved_trace_only(body, model.variables), signature)
-    archive.write_out(str(tmp_path / "export"), verbose=False)
-    assert contexts == [True]
-    x = np.arange(6, dtype="float32").reshape(2, 3)
-    loaded = tf.saved_model.load(str(tmp_path / "export"))  # kept: it owns the variables
-    np.testing.assert_allclose(loaded.serve(x), model(x), rtol=1e-6)
