@@ -282,7 +282,8 @@ def _decode_found(captions, files, problems, missing, source, folder, image_size
         (f"image file(s) missing from the folder ({lost} captions)", [repr(files[k]) for k in absent]),
     ]
     _report(problems, missing, function, repr(str(path)))
-    keep = [key for key in captions if captions[key] and key not in set(absent)]
+    gone = set(absent)
+    keep = [key for key in captions if captions[key] and key not in gone]
     if not keep:
         raise ValueError(
             f"Arguments `{argument}` and `image_folder`: no image in {str(folder)!r} has a caption "
