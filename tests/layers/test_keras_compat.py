@@ -6,6 +6,7 @@ outside TensorFlow's save context and saving what was traced inside it, the back
 functions' arguments, the save and XLA contexts.
 """
 
+import contextlib
 import inspect
 import tempfile
 from pathlib import Path
@@ -163,3 +164,43 @@ def test_a_model_built_first_traces_its_train_step_once(built_first):
         assert model.optimizer.built
     model.fit(data, epochs=2, verbose=0)
     assert StepCounter.traces == (1 if built_first else 2)
+
+
+def test_distributed_keras_replaces_what_multi_worker_fit_trips_on():
+    """Keras's `fit` builds through `_maybe_symbolic_build` and reduces its logs through the
+    trainer module's `reduce_per_replica` (keras-team/keras#20585): the two names
+    `distributed_keras` overrides, and restores."""
+    from keras.src.backend.tensorflow import trainer
+
+    assert "self._maybe_symbolic_build(iterator=epoch_iterator)" in inspect.getsource(
+        trainer.TensorFlowTrainer.fit
+    )
+    source = "".join(inspect.getsource(trainer.TensorFlowTrainer._make_function).split())  # train and test
+    assert 'reduce_per_replica(outputs,self.distribute_strategy,reduction="auto",)' in source
+    assert callable(trainer._collective_all_reduce_multi_worker)
+    model, original = keras.Sequential([keras.layers.Dense(1)]), trainer.reduce_per_replica
+    with compat.distributed_keras(model):
+        assert trainer.reduce_per_replica is not original and model._maybe_symbolic_build() is None
+    assert trainer.reduce_per_replica is original and "_maybe_symbolic_build" not in model.__dict__
+
+
+def _shuffled_fit(strategy):
+    """Losses of a seeded model on seeded, reshuffled batches, under `strategy` (or none)."""
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(12, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x.sum(axis=1, keepdims=True)))
+    data = data.shuffle(12, seed=1, reshuffle_each_iteration=True).batch(4)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        compat.build_training_state(model, data.element_spec)
+    with compat.distributed_keras(model) if strategy else contextlib.nullcontext():
+        return model.fit(data, epochs=3, verbose=0).history["loss"]
+
+
+def test_under_a_strategy_a_model_built_first_draws_no_batch_to_build():
+    """Without the override Keras draws one batch to build the model, which moves the seeded
+    reshuffling on by an epoch; with it, a one-device strategy trains as no strategy."""
+    np.testing.assert_allclose(
+        _shuffled_fit(tf.distribute.MirroredStrategy(["/cpu:0"])), _shuffled_fit(None), rtol=1e-6
+    )
