@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -37,13 +38,13 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from rnnkit.layers import clone_cell, fused, get_cell
-from rnnkit.layers._keras_compat import build_training_state
+from rnnkit.layers._keras_compat import build_training_state, distributed_keras
 
 from .checks import check_cell, check_dropout, check_positive, check_positive_int, check_seed
 from .export import check_writable, write_atomically
 from .task import Task
 
-__all__ = ["STEPS_PER_EXECUTION", "Pipeline", "compile_task"]
+__all__ = ["STEPS_PER_EXECUTION", "Pipeline", "WorkerLostError", "compile_task", "is_chief"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,26 @@ def compile_task(model, learning_rate, **compile_options):
         **compile_options,
     )
     return model
+
+
+def is_chief(strategy):
+    """Whether this process writes what training produces: True, except on a worker of a
+    multi-worker strategy that is not its chief (the `chief` task of `TF_CONFIG`, else worker 0).
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def _multi_worker(strategy):
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and len(strategy.extended.worker_devices) < strategy.num_replicas_in_sync
+    )
 
 
 class Pipeline:
@@ -99,6 +120,7 @@ class Pipeline:
         self.preprocessor = None
         self.state = None
         self.history = None
+        self.strategy = None  # the tf.distribute strategy `fit` trained under, if any
 
     # Configuration ---------------------------------------------------------------------
 
@@ -193,9 +215,14 @@ class Pipeline:
             validation_data: a tuple in the same form, or None.
             epochs: passes over the training data.
             callbacks: Keras callbacks, e.g. `keras.callbacks.EarlyStopping`.
-            strategy: a `tf.distribute.Strategy` (e.g. `MirroredStrategy`); the model is
-                built in its scope, and each batch of `batch_size` examples is split
-                between its replicas.
+            strategy: a `tf.distribute.Strategy`: `MirroredStrategy` (the devices of one
+                machine) or `MultiWorkerMirroredStrategy` (several machines, `TF_CONFIG`). The
+                model is built in its scope; each batch of `batch_size` examples is split
+                between its replicas (each worker reads its own share), and losses and
+                metrics are averaged over all of them. Under a multi-worker strategy every
+                worker calls `fit` (and `save`, `export`, ...) alike, but only the chief
+                writes to the destinations given: the others write to temporary folders
+                they remove, and print no progress.
             backup_dir: None, or a folder for crash-safe training: at the end of every epoch
                 the weights, optimizer state and epoch count are saved there
                 (`keras.callbacks.BackupAndRestore`, keeping the previous checkpoint too, for a
@@ -203,6 +230,8 @@ class Pipeline:
                 checkpoint when `fit` is called again with the same data, hyper-parameters and
                 `backup_dir` (other ones are refused), and ends after `epochs` epochs in all,
                 with the history of all of them. The folder is deleted when training ends.
+                Under a multi-worker strategy it must be a folder every worker can read (a
+                shared filesystem): the chief writes it, the others resume from it too.
             verbose: as in `model.fit` ("auto", 0, 1 or 2).
 
         Returns:
@@ -231,6 +260,7 @@ class Pipeline:
                     f"Received: {type(validation_data).__name__}"
                 )
             validation = self.check_data(*validation_data, argument="validation_data")
+        self.strategy = strategy
         scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
         with scope:
             self.model = self.build_model()
@@ -239,29 +269,54 @@ class Pipeline:
             build_training_state(self.model, train_data.element_spec)  # one trace, not two
         callbacks = list(callbacks or [])
         epoch_log = None
-        if backup_dir is not None:
-            backup_dir = self._check_backup(backup_dir)
-            epoch_log = _EpochLog(backup_dir / "history.json")
-            # the log first: an epoch it holds but the checkpoint does not is trained again
-            backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
-            callbacks += [epoch_log, backup]
-        with warnings.catch_warnings():
+        with contextlib.ExitStack() as stack:
+            if backup_dir is not None:
+                backup_dir = self._check_backup(self._worker_backup(backup_dir, stack))
+                epoch_log = _EpochLog(backup_dir / "history.json")
+                # the log first: an epoch it holds but the checkpoint does not is trained again
+                backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
+                callbacks += [epoch_log, backup]
+            if strategy is not None:
+                stack.enter_context(distributed_keras(self.model))
             # A dataset of unknown length (e.g. bucketed by sequence length) ends each epoch by
             # running out of data; that is its normal end, not the problem Keras warns about.
+            stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", "Your input ran out of data")
-            self.history = self.model.fit(
-                train_data,
-                validation_data=None if validation is None else self.make_dataset(validation),
-                epochs=epochs,
-                callbacks=callbacks,
-                verbose=verbose,
-                shuffle=False,  # make_dataset shuffles the training data itself
-                **self.fit_options(train),
-            )
+            with _lost_worker(strategy):
+                self.history = self.model.fit(
+                    train_data,
+                    validation_data=None if validation is None else self.make_dataset(validation),
+                    epochs=epochs,
+                    callbacks=callbacks,
+                    verbose=verbose if is_chief(strategy) else 0,
+                    shuffle=False,  # make_dataset shuffles the training data itself
+                    **self.fit_options(train),
+                )
         if epoch_log is not None:  # the epochs of the runs this one resumed, too
             self.history.history = epoch_log.history()
             self.history.epoch = list(range(len(epoch_log.epochs)))
         return self.history
+
+    def _worker_backup(self, backup_dir, stack):
+        """`backup_dir`, or on a worker other than the chief a copy of it in a temporary
+        folder (removed when `stack` closes): every worker restores the same checkpoint and
+        saves its own (saving may read variables with collective operations), the chief alone
+        to `backup_dir`."""
+        if is_chief(self.strategy):
+            return backup_dir
+        copy = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rnnkit-worker-"))) / "backup"
+        if Path(backup_dir).is_dir():
+            shutil.copytree(backup_dir, copy)
+        return copy
+
+    def _destination(self, path):
+        """Where this process writes `path`: `path`, or on a worker other than the chief the
+        same name in a temporary folder that the returned stack removes."""
+        stack = contextlib.ExitStack()
+        if not is_chief(self.strategy):
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="rnnkit-worker-"))
+            path = Path(scratch) / Path(path).name
+        return stack, Path(path)
 
     def _check_backup(self, backup_dir):
         """`backup_dir` as a Path; refuses a backup of other hyper-parameters or preprocessing."""
@@ -293,7 +348,9 @@ class Pipeline:
         """`model.evaluate` over model-ready batches, as a dict; the metrics are built first,
         so that a loaded model traces its test step once."""
         build_training_state(self.model, dataset.element_spec)
-        return self.model.evaluate(dataset, verbose=0, return_dict=True)
+        distributed = distributed_keras(self.model) if self.strategy else contextlib.nullcontext()
+        with distributed, _lost_worker(self.strategy):
+            return self.model.evaluate(dataset, verbose=0, return_dict=True)
 
     def _check_fitted(self, verb):
         if self.model is None:
@@ -316,7 +373,10 @@ class Pipeline:
             (folder / "config.json").write_text(json.dumps(header, indent=2))
             self.task.save(folder / "model.keras")
 
-        return write_atomically(path, write, overwrite)
+        stack, destination = self._destination(path)
+        with stack:
+            write_atomically(destination, write, overwrite)
+        return Path(path)
 
     @classmethod
     def load(cls, path):
@@ -372,7 +432,10 @@ class Pipeline:
                     archive.add_endpoint(name=name, fn=extra_fn, input_signature=extra_signature)
                 archive.write_out(str(folder), verbose=False)
 
-        return write_atomically(path, write, overwrite)
+        stack, destination = self._destination(path)
+        with stack:
+            write_atomically(destination, write, overwrite)
+        return Path(path)
 
     @staticmethod
     def check_run_folder(out, overwrite=False):
@@ -419,7 +482,12 @@ class Pipeline:
 
         Every file is written atomically (`write_atomically`), and none unless all may be.
         """
-        out = Path(out)
+        stack, destination = self._destination(out)
+        with stack:
+            self._write_run(destination, metrics, eval_data, overwrite)
+        return Path(out)
+
+    def _write_run(self, out, metrics, eval_data, overwrite):
         self.check_run_folder(out, overwrite)
         figures = dict(self.plots(*eval_data)) if eval_data else {}
         files = {"metrics.json": lambda path: path.write_text(json.dumps(metrics, indent=2, default=float))}
@@ -438,7 +506,6 @@ class Pipeline:
         self.export(out / "saved_model", overwrite=overwrite)
         for name, write in files.items():
             write_atomically(out / name, write, overwrite, argument="out")
-        return out
 
 
 class _EpochLog(keras.callbacks.Callback):
@@ -466,6 +533,30 @@ class _EpochLog(keras.callbacks.Callback):
         """`History.history`: a list of values per metric."""
         names = list(self.epochs[-1]) if self.epochs else []
         return {name: [epoch.get(name) for epoch in self.epochs] for name in names}
+
+
+class WorkerLostError(RuntimeError):
+    """A worker of a multi-worker cluster stopped answering during training or evaluation."""
+
+
+@contextlib.contextmanager
+def _lost_worker(strategy):
+    """Under a multi-worker strategy, a collective operation that fails because a worker
+    stopped answering ends this one with one clear error instead of TensorFlow's."""
+    if not _multi_worker(strategy):
+        yield
+        return
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError) as error:
+        lines = [line.strip() for line in str(error.message).splitlines()]
+        lost = sorted({line for line in lines if line.startswith("/job:")})
+        raise WorkerLostError(
+            f"A worker of the MultiWorkerMirroredStrategy cluster stopped answering "
+            f"({', '.join(lost) or type(error).__name__}), so training cannot go on. Start every "
+            "worker again; with backup_dir (--resume on the command line) training resumes from "
+            "the last finished epoch."
+        ) from error
 
 
 def _preprocessing(pipeline):

@@ -10,7 +10,8 @@
 Each task is a `Command` (`rnnkit.apps.command`) in the registry `COMMANDS`, and they all run
 one train / evaluate / predict / export flow, which `rnnkit demo` runs too. Every `train`
 checkpoints each epoch in `OUT/.backup`; after a crash or a kill, the same command with
-`--resume` continues from there. Bad input ends with exit code 2 and a one-line message.
+`--resume` continues from there. Bad input ends with exit code 2 and a one-line message; a
+worker lost under `--strategy multi-worker`, with exit code 1 and a one-line message.
 """
 
 import argparse
@@ -18,6 +19,7 @@ import logging
 import os
 import sys
 
+from .base import WorkerLostError
 from .captioning.cli import CaptionCommand
 from .forecasting.cli import ForecastCommand
 from .language_model.cli import LanguageModelCommand
@@ -83,6 +85,7 @@ def _run_folder(args):
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # not its collectives' chatter
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # --help (0), or a malformed command line (2), already printed
@@ -100,4 +103,7 @@ def main(argv=None):
     except ValueError as error:
         print(f"rnnkit: error: {error}".splitlines()[0], file=sys.stderr)
         return 2
+    except WorkerLostError as error:  # --strategy multi-worker: another worker was lost
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -6,15 +6,30 @@ its predict verb and the summary it prints. `rnnkit demo` runs the same flow.
 """
 
 import argparse
+import contextlib
 import inspect
+import json
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["RECURRENT", "Command", "add_pipeline_arguments", "holdout", "pipeline_arguments"]
+from .base import is_chief
+
+__all__ = [
+    "RECURRENT",
+    "STRATEGIES",
+    "Command",
+    "add_pipeline_arguments",
+    "holdout",
+    "make_strategy",
+    "pipeline_arguments",
+]
 
 # the recurrent part's options, which every task's `train` takes
 RECURRENT = {"cell": "rnn, lstm, gru, leaky or esn", "units": None}
+STRATEGIES = ("none", "mirrored", "multi-worker")  # --strategy: the tf.distribute strategy of train
 
 
 class Command:
@@ -52,6 +67,13 @@ class Command:
             "--overwrite", action="store_true", help="replace what the run folder already holds"
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        parser.add_argument(
+            "--strategy",
+            choices=STRATEGIES,
+            default="none",
+            help="train: none (one device), mirrored (this machine's devices) or multi-worker "
+            "(the machines of TF_CONFIG; run the same command on each, the chief writes the run)",
+        )
         parser.add_argument(
             "--resume",
             action="store_true",
@@ -122,23 +144,58 @@ class Command:
         `data`: the splits of `load_data(args)`, where the caller has read them (the demo serves
         from them)."""
         out = Path(args.out)
+        strategy = make_strategy(getattr(args, "strategy", "none"))  # before any TensorFlow work
+        chief = is_chief(strategy)
         self.check_arguments(args)
         pipeline = self.make_pipeline(args)
-        pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
+        if chief:  # the other workers of a cluster write nothing there
+            pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
         train, validation, test = data or self.load_data(args)
         if train is None:
             raise ValueError(f"Argument `--data`: {args.data!r} has no training split.")
-        pipeline.fit(
-            *train,
-            validation_data=validation,
-            epochs=args.epochs,
-            verbose=verbose,
-            backup_dir=pipeline.run_backup(out, args.resume),
-        )
+        with contextlib.ExitStack() as stack:
+            if chief or args.resume:
+                backup = pipeline.run_backup(out, args.resume)
+            else:  # not the chief's backup, which the chief is deleting: a fresh start
+                backup = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "backup"
+            pipeline.fit(
+                *train,
+                validation_data=validation,
+                epochs=args.epochs,
+                verbose=verbose,
+                strategy=strategy,
+                backup_dir=backup,
+            )
         metrics, plotted = self.score(pipeline, _last((train, validation, test)), args)
         numbers = {name: value for name, value in metrics.items() if name != self.outputs}
         pipeline.save_run(out, numbers, *plotted, overwrite=args.overwrite)
         return metrics
+
+
+def make_strategy(name):
+    """The `tf.distribute` strategy of `--strategy NAME` (None for "none").
+
+    "multi-worker" reads the cluster and this worker's task from `TF_CONFIG`, and must be
+    created before TensorFlow runs anything else in the process.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Argument `--strategy` must be one of {', '.join(STRATEGIES)}. Received: {name!r}")
+    if name == "none":
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    try:
+        config = json.loads(os.environ["TF_CONFIG"])
+        config["cluster"], config["task"]["type"], config["task"]["index"]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            "Argument `--strategy`: multi-worker needs TF_CONFIG in the environment, a JSON of the "
+            'cluster and this worker\'s task, e.g. {"cluster": {"worker": ["host1:12345", '
+            '"host2:12345"]}, "task": {"type": "worker", "index": 0}} (see the README).'
+        ) from None
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def _last(splits):

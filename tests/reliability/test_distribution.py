@@ -1,28 +1,26 @@
-"""Distribution: `fit(strategy=...)` trains the sentiment and forecasting pipelines under
-`MirroredStrategy` over two logical CPUs, and under `MultiWorkerMirroredStrategy` with two local
-worker processes, to the metrics of single-device training with the same seed and data.
+"""Distribution: `fit(strategy=...)` trains the sentiment, forecasting and language-model
+pipelines under `MirroredStrategy` over two logical CPUs, and under `MultiWorkerMirroredStrategy`
+with two worker processes on loopback, to the losses and metrics of single-device training with
+the same seed, data and global batch.
 
-Tolerance: each epoch is one batch of the whole training set, and dropout is off. Every step then
-averages the loss over exactly the examples the single device sees (each replica gets half the
-batch, and Keras divides each replica's mean by the number of replicas), so the runs differ only in
-the order in which float32 gradients are summed across replicas: measured at most 2e-7 relative
-over ten epochs. We allow `RTOL` = 1e-4 on every epoch's loss and on the evaluation metrics, and
-`ATOL` = 1e-4 on predicted probabilities; a wrong loss scaling or a lost replica is off by far more.
+Tolerance: each epoch has several batches whose sizes split evenly between the two replicas, and
+dropout is off. Every step then averages the loss over exactly the examples the single device
+sees (each replica gets half the batch, and Keras divides each replica's mean by the number of
+replicas), and the seeded shuffling is the same (rnnkit builds the model before `fit`, so Keras
+draws no batch to build it). The runs differ only in the order in which float32 gradients are
+summed across replicas: measured at most 2e-7 relative over ten epochs. We allow `RTOL` = 1e-4
+on every epoch's loss and on the evaluation metrics, and `ATOL` = 1e-4 on predicted
+probabilities; a wrong loss scaling, a worker reading the other's shard or a lost replica is off
+by far more. (Batches that split unevenly, or dropout, which each replica draws for itself, make
+runs differ by more, and correctly so.)
 
-With several batches per epoch the runs drift apart for two reasons that are no error: under a
-strategy Keras's `fit` draws one batch before training (to build the model), which moves the
-seeded reshuffling on by one epoch; and each replica draws its own dropout masks.
-
-`MultiWorkerMirroredStrategy` does not get that far: Keras 3.15's `fit` reduces that first batch
-with `strategy.reduce`, which this strategy cannot do for a nested batch (keras-team/keras#20585).
-Building the model beforehand and skipping that step (tried) only reaches the next failure: the
-train step's `reduce_per_replica` takes the multi-worker mean of the scalar logs with `axis=0`
-("Invalid reduction dimension 0 for input with 0 dimensions"). Keras 3.15.1 is the newest release.
-The test (marked slow) expects the first error, and checks the metrics once Keras is fixed.
+Each worker runs in its own process with `TF_CONFIG` set, on free loopback ports, under a hard
+timeout; a worker still running after it is ended by its pid.
 """
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,18 +30,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .runs import FORECAST, SENTIMENT
+from tests.helpers import serve_without_rnnkit
+
+from .runs import FORECAST, LANGUAGE_MODEL, SENTIMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 RTOL = ATOL = 1e-4
+TIMEOUT = 300  # seconds a group of worker processes may take
 SETUP = {
     "seed": 3,
-    "epochs": 10,
-    # one batch per epoch (24 texts; 90 steps -> 76 windows), no dropout, a rate that moves the loss
-    "sentiment": {**SENTIMENT, "batch_size": 24, "dropout": 0.0, "learning_rate": 1e-2},
-    "forecast": {**FORECAST, "batch_size": 76, "dropout": 0.0, "learning_rate": 1e-2},
+    "epochs": 3,
+    # several batches per epoch, each split evenly between two replicas; no dropout
+    "sentiment": {**SENTIMENT, "batch_size": 8, "dropout": 0.0, "learning_rate": 1e-2},  # 24 texts: 3 x 8
+    "forecast": {**FORECAST, "batch_size": 38, "dropout": 0.0, "learning_rate": 1e-2},  # 76 windows: 2 x 38
+    "language_model": {  # 2 documents, 670 tokens: 66 windows of 10, 3 x 22
+        **LANGUAGE_MODEL,
+        "seq_len": 10,
+        "bptt_steps": 5,
+        "batch_size": 22,
+        "dropout": 0.0,
+        "learning_rate": 1e-2,
+    },
 }
-KERAS_MULTI_WORKER_BUG = "with an unsupported type (<class 'tensorflow.python.distribute.values.PerReplica'>)"
 
 TRAIN = """
 import json, os, sys, warnings
@@ -57,26 +65,37 @@ else:  # one of the workers of TF_CONFIG
     strategies = {"multi_worker": tf.distribute.MultiWorkerMirroredStrategy()}
 
 from rnnkit.apps.forecasting import ForecastPipeline
+from rnnkit.apps.language_model import LanguageModelPipeline
 from rnnkit.apps.sentiment import SentimentPipeline
 from tests.data import LABELS, TEXTS
-from tests.reliability.runs import SERIES
+from tests.reliability.runs import DOCUMENTS, SERIES
 
 warnings.simplefilter("ignore")  # tiny data
 results = {}
 for name, strategy in strategies.items():
-    sentiment = SentimentPipeline(**setup["sentiment"], seed=setup["seed"])
-    history = sentiment.fit(TEXTS, LABELS, epochs=setup["epochs"], strategy=strategy, verbose=0).history
+    epochs, seed = setup["epochs"], setup["seed"]
+    sentiment = SentimentPipeline(**setup["sentiment"], seed=seed)
+    history = sentiment.fit(TEXTS, LABELS, validation_data=(TEXTS[:6], LABELS[:6]), epochs=epochs,
+                            strategy=strategy, verbose=0).history
     scores = sentiment.evaluate(TEXTS, LABELS)
     forecast = ForecastPipeline(**setup["forecast"], multi_step="autoregressive", quantiles=[0.1, 0.5, 0.9],
-                                seed=setup["seed"])
-    forecast_history = forecast.fit(SERIES.iloc[:90], epochs=setup["epochs"], strategy=strategy, verbose=0)
+                                seed=seed)
+    forecast_history = forecast.fit(SERIES.iloc[:90], epochs=epochs, strategy=strategy, verbose=0)
+    lm = LanguageModelPipeline(**setup["language_model"], seed=seed)
+    lm_history = lm.fit(DOCUMENTS[:2], epochs=epochs, strategy=strategy, verbose=0)
     results[name] = {
         "sentiment loss": history["loss"],
+        "sentiment val_loss": history["val_loss"],
         "sentiment scores": [scores["accuracy"], scores["macro_f1"]],
         "sentiment probabilities": sentiment.predict_proba(TEXTS).to_numpy().tolist(),
         "forecast loss": forecast_history.history["loss"],
         "forecast metrics": forecast.evaluate(SERIES.iloc[60:]),
+        "language model loss": lm_history.history["loss"],
+        "language model perplexity": lm.evaluate(DOCUMENTS[2:3])["perplexity"],
     }
+    if strategy is not None and mode != "mirrored":  # every worker saves; the chief alone writes there
+        sentiment.save(os.path.join(os.path.dirname(out), "sentiment"))
+        sentiment.export(os.path.join(os.path.dirname(out), "sentiment_export"))
 if json.loads(os.environ.get("TF_CONFIG", '{"task": {"index": 0}}'))["task"]["index"] == 0:  # the chief
     json.dump(results, open(out, "w"))
 """
@@ -96,15 +115,15 @@ def assert_same_training(run, single):
             actual, expected = [actual[k] for k in expected], list(expected.values())
         tolerance = {"atol": ATOL} if name.endswith("probabilities") else {"rtol": RTOL}
         np.testing.assert_allclose(actual, expected, **tolerance, err_msg=name)
-    assert single["sentiment loss"][-1] < 0.9 * single["sentiment loss"][0]  # the runs did learn
-    assert single["forecast loss"][-1] < 0.9 * single["forecast loss"][0]
+    for name in ("sentiment loss", "forecast loss", "language model loss"):  # the runs did learn
+        assert single[name][-1] < single[name][0], name
 
 
 @pytest.fixture(scope="module")
 def single_and_mirrored(tmp_path_factory):
     out = tmp_path_factory.mktemp("mirrored") / "results.json"
     process = _train("mirrored", out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log, _ = process.communicate(timeout=600)
+    log, _ = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, log[-3000:]
     return json.loads(out.read_text())
 
@@ -123,30 +142,135 @@ def _free_ports(count):
     return ports
 
 
-@pytest.mark.slow  # two more processes (about 12 s), which Keras 3.15 stops at the first batch (see below)
-def test_multi_worker_mirrored_strategy_with_two_workers_trains_as_one_device(single_and_mirrored, tmp_path):
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    out, workers = tmp_path / "results.json", []
-    for index in range(2):
+def start_workers(command, folder, count=2):
+    """`count` processes of `command`, one per worker of a loopback cluster: `TF_CONFIG` set
+    per process, logs in `folder/worker{i}.log`, temporary files in `folder/tmp{i}`."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(count)]}
+    workers = []
+    for index in range(count):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        with (tmp_path / f"worker{index}.log").open("w") as log:
-            workers.append(_train("multi_worker", out, {"TF_CONFIG": config}, stdout=log, stderr=log))
-    # a worker whose peer died waits for it forever: give it a little time, then end it
-    deadline = time.monotonic() + 600
+        (folder / f"tmp{index}").mkdir()
+        env = {**os.environ, "TF_CONFIG": config, "TMPDIR": str(folder / f"tmp{index}")}
+        with (folder / f"worker{index}.log").open("w") as log:
+            workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
+    return workers
+
+
+def wait_for(workers, folder, timeout=TIMEOUT):
+    """Waits for every worker, ends by pid any still running after `timeout` seconds; returns
+    `(return codes, logs)`."""
+    deadline = time.monotonic() + timeout
     while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
-        if any(w.poll() not in (None, 0) for w in workers):
-            deadline = min(deadline, time.monotonic() + 30)
         time.sleep(0.2)
     for worker in workers:
         if worker.poll() is None:
-            worker.kill()
+            os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
-    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
-    if any(w.returncode != 0 for w in workers):
-        if all(KERAS_MULTI_WORKER_BUG in log for log in logs):
-            # Keras 3.15's fit reduces its first batch with `strategy.reduce("MEAN", (x, y))` to build
-            # the model; MultiWorkerMirroredStrategy cannot reduce a nested structure
-            # (keras-team/keras#20585). When Keras fixes it, this test checks the metrics.
-            pytest.xfail("Keras 3.15 fit() under MultiWorkerMirroredStrategy: " + KERAS_MULTI_WORKER_BUG)
-        pytest.fail("a worker failed:\n" + "\n".join(log[-3000:] for log in logs))
+    logs = [(folder / f"worker{index}.log").read_text() for index in range(len(workers))]
+    return [w.returncode for w in workers], logs
+
+
+def test_two_workers_train_as_one_device_and_only_the_chief_writes(single_and_mirrored, tmp_path):
+    out = tmp_path / "results.json"
+    workers = start_workers(
+        [sys.executable, "-c", TRAIN, "multi_worker", str(out), json.dumps(SETUP)], tmp_path
+    )
+    codes, logs = wait_for(workers, tmp_path)
+    assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
     assert_same_training(json.loads(out.read_text())["multi_worker"], single_and_mirrored["single"])
+    # the chief's pipeline and export, once; the other worker's temporary folders are gone
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "results.json",
+        "sentiment",
+        "sentiment_export",
+        "worker0.log",
+        "worker1.log",
+        "tmp0",
+        "tmp1",
+    }
+    assert list((tmp_path / "tmp1").iterdir()) == []
+
+
+LONG_TRAINING = """
+import sys, time, tensorflow as tf
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+import keras
+from rnnkit.apps.sentiment import SentimentPipeline
+from tests.data import LABELS, TEXTS
+
+class Progress(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        print("finished epoch", epoch + 1, flush=True)
+        time.sleep(0.2)  # time to be killed in the middle
+
+pipeline = SentimentPipeline(units=4, embedding_dim=4, max_len=8, vocab_size=100, batch_size=8, seed=0)
+history = pipeline.fit(TEXTS, LABELS, epochs=40, strategy=strategy, backup_dir=sys.argv[1],
+                       callbacks=[Progress()], verbose=0)
+print("history of", len(history.history["loss"]), "epochs", flush=True)
+"""
+
+
+def test_a_killed_worker_ends_the_other_with_a_clear_error_and_both_resume(tmp_path):
+    backup, first, second = tmp_path / "backup", tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    workers = start_workers([sys.executable, "-c", LONG_TRAINING, str(backup)], first)
+    deadline = time.monotonic() + TIMEOUT
+    while "finished epoch 3" not in (first / "worker1.log").read_text():
+        assert time.monotonic() < deadline and all(w.poll() is None for w in workers)
+        time.sleep(0.1)
+    os.kill(workers[1].pid, signal.SIGKILL)
+    killed = time.monotonic()
+    codes, logs = wait_for(workers, first, timeout=120)
+    waited = time.monotonic() - killed
+    assert codes[0] not in (0, -signal.SIGKILL), logs[0][-3000:]  # it ended by itself, with an error
+    assert "WorkerLostError: A worker of the MultiWorkerMirroredStrategy cluster stopped answering" in logs[0]
+    assert waited < 120
+    finished = len(json.loads((backup / "history.json").read_text()))  # checkpointed epochs
+    assert 3 <= finished < 40
+
+    second.mkdir()  # both workers again: they resume from the chief's last checkpoint
+    codes, logs = wait_for(start_workers([sys.executable, "-c", LONG_TRAINING, str(backup)], second), second)
+    assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
+    for log in logs:
+        assert log.count("finished epoch") == 40 - finished and f"finished epoch {finished + 1}\n" in log
+    assert "history of 40 epochs" in logs[0]
+    assert not backup.exists() and list((second / "tmp1").iterdir()) == []
+
+
+def test_cli_trains_sentiment_on_two_workers_and_the_chief_exports(tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "rnnkit.apps",
+        "sentiment",
+        "train",
+        "--strategy",
+        "multi-worker",
+        "--out",
+        str(run),
+        "--epochs",
+        "2",
+        "--units",
+        "8",
+        "--max-len",
+        "12",
+        "--quiet",
+    ]
+    codes, logs = wait_for(start_workers(command, tmp_path), tmp_path)
+    assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
+    assert "macro_recall" in logs[0] and "macro_recall" in logs[1]
+    assert {p.name for p in run.iterdir()} >= {"pipeline", "saved_model", "metrics.json", "history.csv"}
+    assert not (run / ".backup").exists() and list((tmp_path / "tmp1").iterdir()) == []
+    served = serve_without_rnnkit(run / "saved_model", "serve", [["so good", "awful"]])
+    np.testing.assert_allclose(np.sum(served["probabilities"], axis=1), 1.0, rtol=1e-5)
+    assert len(served["label"]) == 2
+
+
+def test_multi_worker_without_tf_config_is_refused(tmp_path, monkeypatch, capsys):
+    from rnnkit.apps.cli import main
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert main(["sentiment", "train", "--strategy", "multi-worker", "--out", str(tmp_path / "run")]) == 2
+    assert "TF_CONFIG" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
