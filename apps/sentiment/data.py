@@ -12,54 +12,18 @@ __all__ = ["LABELS", "generate_tweets", "load_default", "read_table", "read_twee
 
 LABELS = ("negative", "neutral", "positive")
 
-_POSITIVE = [
-    "good",
-    "great",
-    "amazing",
-    "awesome",
-    "lovely",
-    "fantastic",
-    "excellent",
-    "fun",
-    "brilliant",
-    "perfect",
-]
-_NEGATIVE = [
-    "bad",
-    "awful",
-    "terrible",
-    "horrible",
-    "boring",
-    "disappointing",
-    "poor",
-    "lame",
-    "dreadful",
-    "annoying",
-]
-_SUBJECTS = [
-    "the movie",
-    "the game",
-    "this phone",
-    "the concert",
-    "my day",
-    "the new album",
-    "the pizza",
-    "this update",
-    "the show",
-    "the match",
-    "the trip",
-    "the book",
-    "the party",
-    "the hotel",
-]
+_POSITIVE = "good great amazing awesome lovely fantastic excellent fun brilliant perfect".split()
+_NEGATIVE = "bad awful terrible horrible boring disappointing poor lame dreadful annoying".split()
+_SUBJECTS = (
+    "the movie, the game, this phone, the concert, my day, the new album, the pizza, this update, "
+    "the show, the match, the trip, the book, the party, the hotel"
+).split(", ")
 _EMOJI = {
     "positive": ["😊", "😍", "🎉", "👍"],
     "negative": ["😠", "😞", "👎", "😡"],
     "neutral": ["🤔", "📺", "⏰"],
 }
 _HASHTAGS = ["#friday", "#weekend", "#tbt", "#news", "#life", "#mood"]
-
-
 _FILLERS = ["very", "that", "really", "exactly", "so", "too"]
 
 # How often each kind of tweet is drawn.
@@ -101,16 +65,10 @@ def _tweet(rng, kind, subject, verdict, other, filler):
 def _decorate(rng, text, label):
     """Adds the noise of real tweets: intensifiers, elongations, emoji, mentions, tags, URLs, case."""
     words = text.split(" ")
-    for i, word in enumerate(words):
-        if word in _POSITIVE or word in _NEGATIVE:
-            if rng.random() < 0.15:
-                vowel = next((j for j, ch in enumerate(word) if ch in "aeiou"), None)
-                if vowel is not None:
-                    words[i] = (
-                        words[i][: len(words[i]) - len(word) + vowel]
-                        + word[vowel] * int(rng.integers(3, 6))
-                        + word[vowel + 1 :]
-                    )
+    for i, word in enumerate(words):  # every verdict word has a vowel to stretch
+        if (word in _POSITIVE or word in _NEGATIVE) and rng.random() < 0.15:
+            vowel = next(j for j, ch in enumerate(word) if ch in "aeiou")
+            words[i] = word[:vowel] + word[vowel] * int(rng.integers(3, 6)) + word[vowel + 1 :]
     text = " ".join(words)
     if rng.random() < 0.25:
         text = text.upper() if rng.random() < 0.2 else text.capitalize()

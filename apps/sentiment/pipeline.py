@@ -164,17 +164,14 @@ class SentimentPipeline(Pipeline):
         """Batches of `(token ids, label index)`, or of token ids alone without labels."""
         texts, labels = data if isinstance(data, tuple) else (check_texts(data), None)
         if labels is None:
-            dataset = tf.data.Dataset.from_tensor_slices(texts)
+            dataset, encode = tf.data.Dataset.from_tensor_slices(texts), self.preprocessor
         else:
-            index = {label: i for i, label in enumerate(self.labels)}
-            dataset = tf.data.Dataset.from_tensor_slices((texts, [index[label] for label in labels]))
+            index = [self.labels.index(label) for label in labels]
+            dataset = tf.data.Dataset.from_tensor_slices((texts, index))
+            encode = lambda texts, y: (self.preprocessor(texts), y)  # noqa: E731
         if training:
             dataset = dataset.shuffle(len(texts), seed=self.seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(self.batch_size)
-        if labels is None:
-            encode = self.preprocessor
-        else:
-            encode = lambda texts, y: (self.preprocessor(texts), y)  # noqa: E731
         return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit_options(self, train):
@@ -247,19 +244,13 @@ class SentimentPipeline(Pipeline):
             TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
             LogisticRegression(max_iter=2000, class_weight=self.class_weight),
         )
-        return baseline.fit(texts, [str(label) for label in labels])
+        return baseline.fit(texts, _strings(labels))
 
     def plots(self, texts, labels):
-        predicted = self.predict(texts)
         figure = Figure(figsize=(4.5, 4))
         ax = figure.subplots()
-        ConfusionMatrixDisplay.from_predictions(
-            [str(x) for x in labels],
-            [str(x) for x in predicted],
-            labels=[str(x) for x in self.labels],
-            ax=ax,
-            colorbar=False,
-        )
+        y_true, y_pred, names = map(_strings, (labels, self.predict(texts), self.labels))
+        ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=names, ax=ax, colorbar=False)
         ax.set_title("confusion matrix")
         return {"confusion_matrix": figure}
 
@@ -278,9 +269,13 @@ class SentimentPipeline(Pipeline):
         return serve, [tf.TensorSpec([None], tf.string, name="texts")]
 
 
+def _strings(values):
+    """Labels as strings, the form scikit-learn compares them in (a label set may mix types)."""
+    return [str(value) for value in values]
+
+
 def _scores(labels, predicted, classes):
-    names = [str(c) for c in classes]
-    y_true, y_pred = [str(x) for x in labels], [str(x) for x in predicted]
+    y_true, y_pred, names = map(_strings, (labels, predicted, classes))
     return {
         "accuracy": accuracy_score(y_true, y_pred),
         "macro_f1": f1_score(y_true, y_pred, labels=names, average="macro", zero_division=0),
