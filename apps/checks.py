@@ -1,5 +1,6 @@
 """Validation of raw pipeline inputs: a clear `ValueError` naming the argument, before training."""
 
+import io
 import numbers
 from pathlib import Path
 
@@ -12,6 +13,7 @@ __all__ = [
     "check_cell",
     "check_choice",
     "check_dropout",
+    "check_int",
     "check_non_negative",
     "check_positive",
     "check_positive_int",
@@ -19,6 +21,7 @@ __all__ = [
     "check_split_fractions",
     "check_texts",
     "preview",
+    "read_csv",
     "read_utf8",
 ]
 
@@ -40,13 +43,19 @@ def check_texts(texts, argument="texts"):
         raise ValueError(f"Argument `{argument}` is empty: at least one text is needed.")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            kind = (
-                "missing (None/NaN)"
-                if text is None or (isinstance(text, float) and np.isnan(text))
-                else type(text).__name__
-            )
+            missing = text is None or (isinstance(text, float) and np.isnan(text))
+            kind = "missing (None/NaN)" if missing else type(text).__name__
             raise ValueError(f"Argument `{argument}`: item {i} is {kind}; every item must be a string.")
     return list(texts)
+
+
+def check_int(name, value, minimum=0):
+    """An integer (a NumPy one too, not a bool) >= `minimum`, such as a count or a size."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(
+            f"Argument `{name}` must be an integer >= {minimum}. Received: {name}={preview(value)}"
+        )
+    return int(value)
 
 
 def check_positive_int(name, value):
@@ -143,6 +152,23 @@ def preview(value, limit=200):
     """`repr(value)` cut to `limit` characters, for quoting user data in a one-line message."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def read_csv(path, rows, **options):
+    """`pandas.read_csv(path, **options)` of a UTF-8 file with a header (the argument `data`); a
+    ValueError names the file if it is missing, not UTF-8, empty or malformed. `rows` says what
+    a row holds, for the message of an empty file."""
+    path, text = read_utf8(path, "data")
+    if not text.strip():
+        raise ValueError(
+            f"Argument `data`: {str(path)!r} is empty (expected a header and one row per {rows})."
+        )
+    try:
+        return pd.read_csv(io.StringIO(text), **options)
+    except pd.errors.ParserError as error:
+        raise ValueError(
+            f"Argument `data`: {str(path)!r} does not parse as a table ({str(error).strip()})."
+        ) from None
 
 
 def read_utf8(path, argument):

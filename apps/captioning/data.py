@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..checks import check_split_fractions, read_utf8
+from ..checks import check_int, check_split_fractions, read_utf8
 
 __all__ = [
     "COLOURS",
@@ -108,18 +108,6 @@ def _scene(rng, image_size, sides, masks, margin, gap):
     return image, caption
 
 
-def _check_count(n):
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"Argument `n` must be a non-negative integer. Received: n={n!r}")
-
-
-def _check_image_size(image_size, minimum=1):
-    if isinstance(image_size, bool) or not isinstance(image_size, int | np.integer) or image_size < minimum:
-        raise ValueError(
-            f"Argument `image_size` must be an integer >= {minimum}. Received: image_size={image_size!r}"
-        )
-
-
 def generate_scenes(n=3000, image_size=64, seed=0):
     """`n` rendered scenes of coloured shapes and their captions: `(images, captions)`.
 
@@ -154,8 +142,8 @@ def generate_scenes(n=3000, image_size=64, seed=0):
     >>> captions[0]
     'a small blue circle'
     """
-    _check_count(n)
-    _check_image_size(image_size, minimum=_MIN_IMAGE_SIZE)
+    check_int("n", n)
+    check_int("image_size", image_size, minimum=_MIN_IMAGE_SIZE)
     rng = np.random.default_rng(seed)
     sides = {size: round(fraction * image_size) for size, fraction in SIZES.items()}
     masks = {(shape, size): _shape_mask(shape, side) for shape in SHAPES for size, side in sides.items()}
@@ -198,7 +186,7 @@ def decode_image(data, image_size, name="image", *, argument="data"):
     >>> decode_image(png, 8).shape
     (8, 8, 3)
     """
-    _check_image_size(image_size)
+    check_int("image_size", image_size, minimum=1)
     if isinstance(data, tf.Tensor) and data.dtype == tf.string and data.shape.rank == 0:
         data = data.numpy()
     if isinstance(data, bytearray | memoryview):
@@ -228,7 +216,7 @@ def load_images(paths, image_size):
 
     Nothing is written to disk. A missing or undecodable file raises a ValueError naming it.
     """
-    _check_image_size(image_size)
+    check_int("image_size", image_size, minimum=1)
     if isinstance(paths, str | Path):
         raise ValueError(f"Argument `paths` must be a list of file paths, not one path. Received: {paths!r}")
     paths = list(paths)
@@ -289,10 +277,20 @@ def _decode_found(captions, files, problems, missing, source, folder, image_size
             f"Arguments `{argument}` and `image_folder`: no image in {str(folder)!r} has a caption "
             f"in {str(path)!r}."
         )
-    images = np.empty((len(keep), image_size, image_size, 3), dtype=np.uint8)
-    for i, key in enumerate(keep):
-        images[i] = _decode_file(folder / files[key], image_size, "image_folder")
+    images = np.stack([_decode_file(folder / files[key], image_size, "image_folder") for key in keep])
     return images, [captions[key] for key in keep], [files[key] for key in keep]
+
+
+def _coco_entries(data, key, id_key, text_key, path):
+    """The list `data[key]` of a COCO captions file, each entry a dict with `id_key` and a string
+    `text_key`, or a ValueError naming the first that is not."""
+    for i, entry in enumerate(data[key]):
+        if not isinstance(entry, dict) or id_key not in entry or not isinstance(entry.get(text_key), str):
+            raise ValueError(
+                f"Argument `captions_json`: {key}[{i}] of {str(path)!r} needs an `{id_key}` and a string "
+                f"`{text_key}`. Received: {str(entry)[:80]}"
+            )
+    return data[key]
 
 
 def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
@@ -313,7 +311,7 @@ def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
     "skip" (silently) or "error" (a ValueError).
     """
     _check_missing(missing)
-    _check_image_size(image_size)
+    check_int("image_size", image_size, minimum=1)
     path, text = read_utf8(captions_json, "captions_json")
     folder = _check_folder(image_folder)
     # 1. parse and check the structure
@@ -332,12 +330,7 @@ def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
             "(expected an object with the lists `images` and `annotations`)."
         )
     records = {}
-    for i, record in enumerate(data["images"]):
-        if not isinstance(record, dict) or "id" not in record or not isinstance(record.get("file_name"), str):
-            raise ValueError(
-                f"Argument `captions_json`: images[{i}] of {str(path)!r} needs an `id` and a string "
-                f"`file_name`. Received: {str(record)[:80]}"
-            )
+    for record in _coco_entries(data, "images", "id", "file_name", path):
         if record["id"] in records:
             raise ValueError(
                 f"Argument `captions_json`: image id {record['id']!r} appears twice in {str(path)!r}."
@@ -345,16 +338,7 @@ def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
         records[record["id"]] = record["file_name"]
     # 2. gather the captions of each image, in file order
     captions, orphans = {image_id: [] for image_id in records}, []
-    for i, annotation in enumerate(data["annotations"]):
-        if (
-            not isinstance(annotation, dict)
-            or "image_id" not in annotation
-            or not isinstance(annotation.get("caption"), str)
-        ):
-            raise ValueError(
-                f"Argument `captions_json`: annotations[{i}] of {str(path)!r} needs an `image_id` and a "
-                f"string `caption`. Received: {str(annotation)[:80]}"
-            )
+    for annotation in _coco_entries(data, "annotations", "image_id", "caption", path):
         if annotation["image_id"] in captions:
             captions[annotation["image_id"]].append(annotation["caption"].strip())
         else:
@@ -386,7 +370,7 @@ def read_flickr8k(token_file, image_folder, image_size=64, missing="warn"):
     UserWarning giving the counts and first names), "skip" (silently) or "error" (a ValueError).
     """
     _check_missing(missing)
-    _check_image_size(image_size)
+    check_int("image_size", image_size, minimum=1)
     path, text = read_utf8(token_file, "token_file")
     folder = _check_folder(image_folder)
     # 1. parse: NAME#K<TAB>CAPTION

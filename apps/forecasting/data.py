@@ -1,11 +1,9 @@
 """The forecasting pipeline's embedded default series, and the CSV reader."""
 
-import io
-
 import numpy as np
 import pandas as pd
 
-from ..checks import read_utf8
+from ..checks import read_csv
 
 __all__ = ["generate_mackey_glass", "generate_series", "read_series"]
 
@@ -67,12 +65,4 @@ def generate_mackey_glass(n=3000, tau=17, beta=0.2, gamma=0.1, power=10, step=0.
 
 def read_series(path):
     """A UTF-8 CSV file as a DataFrame (pandas); the time column is named later, by `time_col`."""
-    path, text = read_utf8(path, "data")
-    if not text.strip():
-        raise ValueError(f"Argument `data`: {str(path)!r} is empty (expected a header and one row per step).")
-    try:
-        return pd.read_csv(io.StringIO(text))
-    except pd.errors.ParserError as error:
-        raise ValueError(
-            f"Argument `data`: {str(path)!r} does not parse as CSV ({str(error).strip()})."
-        ) from None
+    return read_csv(path, "step")

@@ -1,12 +1,12 @@
 """Data for the sentiment pipeline: the embedded generator and readers for real data sets."""
 
-import io
+import csv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..checks import preview, read_utf8
+from ..checks import preview, read_csv, read_utf8
 
 __all__ = ["LABELS", "generate_tweets", "load_default", "read_table", "read_tweeteval"]
 
@@ -122,23 +122,12 @@ def read_table(path, text_col="text", label_col="label", sep=None):
     `sep` defaults to a tab for `.tsv` and `.tab` files and to a comma otherwise. Returns
     a DataFrame with the columns `text` and `label`.
     """
-    path, text = read_utf8(path, "data")
-    if not text.strip():
-        raise ValueError(f"Argument `data`: {str(path)!r} is empty (expected a header and one row per text).")
     if sep is None:
-        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype={text_col: "string"},
-            keep_default_na=False,
-            quoting=3 if sep == "\t" else 0,
-        )
-    except pd.errors.ParserError as error:
-        raise ValueError(
-            f"Argument `data`: {str(path)!r} does not parse as a table ({str(error).strip()})."
-        ) from None
+        sep = "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
+    quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
+    frame = read_csv(
+        path, "text", sep=sep, dtype={text_col: "string"}, keep_default_na=False, quoting=quoting
+    )
     missing = [c for c in (text_col, label_col) if c not in frame.columns]
     if missing:
         raise ValueError(

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from ..checks import check_split_fractions, read_utf8
+from ..checks import check_int, check_split_fractions, read_utf8
 
 __all__ = [
     "ADJECTIVES",
@@ -188,8 +188,7 @@ def generate_pairs(n=4000, seed=0):
     >>> frame.target[0]
     'los barkos pikos un fluv rapido juno vidon .'
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"Argument `n` must be a non-negative integer. Received: n={n!r}")
+    check_int("n", n)
     rng = np.random.default_rng(seed)
     rows, seen = [], set()
     # the language has billions of sentences, so a duplicate is rare and a redraw cheap
@@ -225,9 +224,7 @@ def read_pairs(path, source_col=0, target_col=1):
     surrounding whitespace is stripped from each sentence. Returns a DataFrame with the
     columns `source` and `target`.
     """
-    for name, value in (("source_col", source_col), ("target_col", target_col)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"Argument `{name}` must be a non-negative integer. Received: {name}={value!r}")
+    source_col, target_col = check_int("source_col", source_col), check_int("target_col", target_col)
     if source_col == target_col:
         raise ValueError(f"Arguments `source_col` and `target_col` must differ. Received: both {source_col}")
     path, text = read_utf8(path, "path")
