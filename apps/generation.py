@@ -107,26 +107,12 @@ def _ragged_examples(dataset, ragged):
     """Per-example tensors from `ragged(*batch)`, a tuple of ragged `(batch, None)` tensors
     (dense tensors, such as images, pass through).
 
-    The function runs on chunks of 1024 elements (vectorising one text at a time is slow);
-    ragged rows cannot be unbatched into `padded_batch`, so each chunk is padded with its
-    row lengths, unbatched, and every row cut back to its length.
+    The function runs on chunks of 1024 elements (vectorising one text at a time is slow).
+    An unbatched ragged row keeps a ragged type spec, which `padded_batch` refuses; each
+    row is the dense tensor it holds, so `tf.identity` gives it its dense type back.
     """
-
-    def padded(*batch):
-        rows = ragged(*batch)
-        dense = tuple(r.to_tensor() if isinstance(r, tf.RaggedTensor) else r for r in rows)
-        lengths = tuple(
-            r.row_lengths()
-            if isinstance(r, tf.RaggedTensor)
-            else tf.fill([tf.shape(r)[0]], tf.shape(r, tf.int64)[1])
-            for r in rows
-        )
-        return dense, lengths
-
-    def unpadded(rows, lengths):
-        return tuple(row[:length] for row, length in zip(rows, lengths, strict=True))
-
-    return dataset.batch(1024).map(padded).unbatch().map(unpadded)
+    rows = dataset.batch(1024).map(ragged).unbatch()
+    return rows.map(lambda *row: tuple(tf.identity(r) for r in row))
 
 
 def teacher_forcing_batches(dataset, ids, batch_size, max_len, training=False, seed=0):
@@ -177,14 +163,9 @@ class Perplexity(keras.metrics.SparseCategoricalCrossentropy):
 def compile_generator(model, learning_rate, metrics=()):
     """`compile_task` with cross-entropy and token accuracy (and `metrics`) weighted by the
     0/1 padding weights."""
-    return compile_task(
-        model,
-        learning_rate,
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        ),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy"), *metrics],
-    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+    accuracy = keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")
+    return compile_task(model, learning_rate, loss=loss, weighted_metrics=[accuracy, *metrics])
 
 
 def check_decoding(method, beam_width=None, temperature=1.0, top_k=None, methods=METHODS):
