@@ -3,7 +3,9 @@
 import json
 from pathlib import Path
 
+from ..checks import check_choice
 from ..command import RECURRENT, Command, holdout
+from ..generation import METHODS
 from .data import load_default, read_coco, read_flickr8k
 from .pipeline import CaptionPipeline
 
@@ -68,6 +70,4 @@ class CaptionCommand(Command):
 
 
 def _method(args):
-    if args.method not in ("greedy", "beam", "sample"):
-        raise ValueError(f"Argument `--method` must be greedy, beam or sample. Received: {args.method!r}")
-    return args.method
+    return check_choice("--method", args.method, METHODS)

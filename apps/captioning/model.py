@@ -165,19 +165,14 @@ class Captioner(RecurrentDecoder):
             self.preprocess = getattr(keras.applications, BACKBONES[encoder]).preprocess_input
         self.feature_norm = keras.layers.BatchNormalization(momentum=0.9, name="feature_norm")
         self.feature_dropout = keras.layers.Dropout(dropout)
-        state_size = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
         self.init_state = conditioning in ("init_state", "both")
         self.every_step = conditioning in ("every_step", "both")
-        self.bridges = (
-            [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}") for i in range(len(state_size))]
-            if self.init_state
-            else []
-        )
-        self.step_features = (
-            keras.layers.Dense(embedding_dim, activation="relu", name="step_features")
-            if self.every_step
-            else None
-        )
+        states = len(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else 1
+        bridges = range(states) if self.init_state else []  # a bridge per state, s_0 = tanh(W_s f + b_s)
+        self.bridges = [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}") for i in bridges]
+        self.step_features = None
+        if self.every_step:
+            self.step_features = keras.layers.Dense(embedding_dim, activation="relu", name="step_features")
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.decoder_cell = clone_cell(cell)
@@ -200,11 +195,10 @@ class Captioner(RecurrentDecoder):
         """The decoder's starting point: `{"cell": s_0, "features": v}` (`features` if every step)."""
         f = self.feature_norm(self.image_features(images, training=training), training=training)
         f = self.feature_dropout(f, training=training)
-        batch = ops.shape(f)[0]
         if self.init_state:
             states = [bridge(f) for bridge in self.bridges]
         else:
-            states = self.decoder_cell.get_initial_state(batch_size=batch)
+            states = self.decoder_cell.get_initial_state(batch_size=ops.shape(f)[0])
             states = list(states) if isinstance(states, (list, tuple)) else [states]
         state = {"cell": states}
         if self.every_step:
@@ -238,8 +232,6 @@ class Captioner(RecurrentDecoder):
         return self.logits(self.output_dropout(y, training=training))
 
     def example_inputs(self):
-        if self.encoder is None:
-            images = ops.zeros((1, self.config["feature_dim"]))
-        else:
-            images = ops.zeros((1, self.config["image_size"], self.config["image_size"], 3))
-        return (images, ops.ones((1, 2), dtype="int32"))
+        size = self.config["image_size"]
+        images = (1, self.config["feature_dim"]) if self.encoder is None else (1, size, size, 3)
+        return (ops.zeros(images), ops.ones((1, 2), dtype="int32"))

@@ -1,6 +1,7 @@
 """`CaptionPipeline`: an image (or its feature vector) in, a sentence out (one-to-many)."""
 
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -9,12 +10,7 @@ from matplotlib.figure import Figure
 from sacrebleu.metrics import BLEU
 
 from ..base import Pipeline
-from ..checks import (
-    check_choice,
-    check_non_negative,
-    check_positive_int,
-    check_texts,
-)
+from ..checks import check_choice, check_non_negative, check_positive_int, check_texts
 from ..generation import (
     IdsToText,
     TextGenerator,
@@ -137,12 +133,6 @@ class CaptionPipeline(Pipeline):
         if isinstance(images, (list, tuple)) and images and isinstance(images[0], (bytes, str, os.PathLike)):
             if self.encoder == "features":
                 raise ValueError(f"Argument `{argument}` must be feature vectors with encoder='features'.")
-            for i, item in enumerate(images):
-                if not isinstance(item, (bytes, str, os.PathLike)):
-                    raise ValueError(
-                        f"Argument `{argument}`: {argument}[{i}] is {type(item).__name__}; a list of images "
-                        "holds encoded bytes or file paths only."
-                    )
             return np.stack([self._decode_one(item, i, argument) for i, item in enumerate(images)])
         try:
             array = np.asarray(images)
@@ -188,11 +178,17 @@ class CaptionPipeline(Pipeline):
     def _decode_one(self, item, index, argument):
         if isinstance(item, bytes):
             return decode_image(item, self.image_size, name=f"{argument}[{index}]", argument=argument)
+        if not isinstance(item, (str, os.PathLike)):
+            raise ValueError(
+                f"Argument `{argument}`: {argument}[{index}] is {type(item).__name__}; a list of images "
+                "holds encoded bytes or file paths only."
+            )
         path = os.fspath(item)
         if not os.path.isfile(path):
             raise ValueError(f"Argument `{argument}`: {argument}[{index}] names no file: {path!r}.")
-        with open(path, "rb") as file:
-            return decode_image(file.read(), self.image_size, name=f"file {path!r}", argument=argument)
+        return decode_image(
+            Path(path).read_bytes(), self.image_size, name=f"file {path!r}", argument=argument
+        )
 
     def check_data(self, images, captions=None, argument="data"):
         images = self.check_images(images, argument="images" if argument == "data" else argument)
@@ -322,12 +318,8 @@ class CaptionPipeline(Pipeline):
         if self.encoder == "features":
             return {}
         images = self.check_images(images)[:count]
-        generated = self.generate(images)
-        return {
-            "captions": caption_figure(
-                images, generated, None if captions is None else list(captions)[:count]
-            )
-        }
+        references = None if captions is None else list(captions)[:count]
+        return {"captions": caption_figure(images, self.generate(images), references)}
 
     # Export --------------------------------------------------------------------------------
 
