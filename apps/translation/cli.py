@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+from ..checks import check_choice
 from ..command import RECURRENT, Command, holdout, pipeline_arguments
 from .data import load_default, read_pairs, read_parallel
-from .pipeline import TranslationPipeline
+from .pipeline import METHODS, TranslationPipeline
 
 __all__ = ["TranslationCommand"]
 
@@ -90,6 +91,4 @@ class TranslationCommand(Command):
 
 
 def _method(args):
-    if args.method not in ("greedy", "beam"):
-        raise ValueError(f"Argument `--method` must be greedy or beam. Received: {args.method!r}")
-    return args.method
+    return check_choice("--method", args.method, METHODS)

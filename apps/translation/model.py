@@ -125,11 +125,9 @@ class Seq2Seq(RecurrentDecoder):
             recurrent = Recurrent(
                 clone_cell(cell), return_sequences=True, return_state=True, name=f"encoder_{i}"
             )
-            self.encoder.append(
-                keras.layers.Bidirectional(recurrent, name=f"bidirectional_encoder_{i}")
-                if bidirectional
-                else recurrent
-            )
+            if bidirectional:
+                recurrent = keras.layers.Bidirectional(recurrent, name=f"bidirectional_encoder_{i}")
+            self.encoder.append(recurrent)
         state_size = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
         self.bridges = [
             keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}") for i in range(len(state_size))
@@ -177,13 +175,12 @@ class Seq2Seq(RecurrentDecoder):
         x = self.target_embedding(tokens)
         if self.config["attention"] is None:
             output, cell_state = self.decoder_cell(x, state["cell"])
+            attention = {}
         else:
             output, cell_state, weights = self.decoder_cell.step(x, state["cell"])
+            attention = {"attention": weights}
         cell_state = list(cell_state) if isinstance(cell_state, (list, tuple)) else [cell_state]
-        new_state = {"cell": cell_state}
-        if self.config["attention"] is not None:
-            new_state["attention"] = weights
-        return self.logits(output), new_state
+        return self.logits(output), {"cell": cell_state, **attention}
 
     # Teacher forcing -----------------------------------------------------------------------
 

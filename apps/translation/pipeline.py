@@ -11,13 +11,7 @@ from matplotlib.figure import Figure
 from rnnkit.layers.attention import SCORES
 
 from ..base import Pipeline
-from ..checks import (
-    check_bool,
-    check_choice,
-    check_non_negative,
-    check_positive_int,
-    check_texts,
-)
+from ..checks import check_bool, check_choice, check_non_negative, check_positive_int, check_texts
 from ..generation import (
     IdsToText,
     TextGenerator,
@@ -127,19 +121,16 @@ class TranslationPipeline(Pipeline):
         sources, targets = train
         if targets is None:
             raise ValueError("Argument `targets` is required to fit.")
-        words = {}
-        for side, texts, size, reserved in (
-            ("source", sources, self.source_vocab_size, 2),  # padding, [UNK]
-            ("target", targets, self.target_vocab_size, 4),  # and [start], [end]
-        ):
-            words[side] = adapt_words(
-                standardize(tf.constant(texts), self.lowercase), max(size - reserved, 1)
-            )
-        if not words["source"]:
+
+        def words(texts, size, reserved):  # reserved: padding, [UNK] (and [start], [end])
+            return adapt_words(standardize(tf.constant(texts), self.lowercase), max(size - reserved, 1))
+
+        source_words = words(sources, self.source_vocab_size, 2)
+        if not source_words:
             raise ValueError("Argument `sources` holds no words: every source sentence is empty.")
         self.preprocessor = TranslationPreprocessor(
-            words["source"], words["target"], self.max_source_len, self.max_target_len, self.lowercase,
-            name="sentence_ids",
+            source_words, words(targets, self.target_vocab_size, 4), self.max_source_len,
+            self.max_target_len, self.lowercase, name="sentence_ids",
         )  # fmt: skip
         self._warn_truncated(sources, targets)
 
@@ -149,19 +140,15 @@ class TranslationPipeline(Pipeline):
         return self.preprocessor.target.get_vocabulary()
 
     def _warn_truncated(self, sources, targets=None):
-        preprocessor = self.preprocessor
-        too_long = _count_longer(
-            preprocessor.source(standardize(tf.constant(sources), self.lowercase)), self.max_source_len
-        )
-        if targets is not None:
-            target_ids = preprocessor.target(standardize(tf.constant(targets), self.lowercase))
-            too_long_targets = _count_longer(target_ids, self.max_target_len - 1)
-        else:
-            too_long_targets = 0
-        for count, side, limit in (
-            (too_long, "source", "max_source_len"),
-            (too_long_targets, "target", "max_target_len"),
+        # a target's [end] token counts against `max_target_len` too
+        for side, texts, limit, end in (
+            ("source", sources, "max_source_len", 0),
+            ("target", targets, "max_target_len", 1),
         ):
+            if texts is None:
+                continue
+            ids = getattr(self.preprocessor, side)(standardize(tf.constant(texts), self.lowercase))
+            count = int(tf.reduce_sum(tf.cast(ids.row_lengths() > getattr(self, limit) - end, tf.int32)))
             if count:
                 warnings.warn(
                     f"{count} {side} sentence(s) are longer than `{limit}`={getattr(self, limit)} tokens "
@@ -278,10 +265,6 @@ class TranslationPipeline(Pipeline):
         """`translate_greedy`; `translate` and `translate_beam` are aliases of `serve`."""
         greedy = lambda texts: self.task.generate_graph(texts, method="greedy")  # noqa: E731
         return {"translate_greedy": (greedy, [tf.TensorSpec([None], tf.string, name="texts")])}
-
-
-def _count_longer(ids, limit):
-    return int(tf.reduce_sum(tf.cast(ids.row_lengths() > limit, tf.int32)))
 
 
 def attention_figure(source_tokens, output_tokens, weights):
