@@ -65,11 +65,6 @@ def mean_by_model(table):
     return table.drop(columns=["fold", "origin"]).groupby("model").mean().sort_values("mase")
 
 
-def _unfitted_copy(forecaster):
-    """A copy to fit: the pipeline's `clone()` (its config, no weights), else a deep copy."""
-    return forecaster.clone() if hasattr(forecaster, "clone") else copy.deepcopy(forecaster)
-
-
 def backtest(
     forecasters,
     series,
@@ -131,7 +126,8 @@ def backtest(
     levels = next((f.quantiles for f in forecasters.values() if getattr(f, "quantiles", None)), None)
 
     def fitted_on(name, forecaster, end):
-        copied = _unfitted_copy(forecaster)
+        # a pipeline's `clone()` (its config, no weights), else a deep copy
+        copied = forecaster.clone() if hasattr(forecaster, "clone") else copy.deepcopy(forecaster)
         copied.fit(series.iloc[:end], **fit_kwargs.get(name, {}))  # a pipeline returns its History
         return copied
 
@@ -139,29 +135,21 @@ def backtest(
     for name, forecaster in forecasters.items():
         if not refit and not getattr(forecaster, "is_fitted", False):
             forecaster = fitted_on(name, forecaster, start)
-        quantiled = bool(getattr(forecaster, "quantiles", None))
+        own_levels = getattr(forecaster, "quantiles", None)
+        expected = (horizon, len(targets), len(own_levels)) if own_levels else (horizon, len(targets))
         for fold, origin in enumerate(origins):
             model = fitted_on(name, forecaster, origin) if refit else forecaster
             forecast = np.asarray(model.forecast(series.iloc[:origin], horizon), dtype="float64")
-            expected = (
-                (horizon, len(targets), len(forecaster.quantiles)) if quantiled else (horizon, len(targets))
-            )
             if forecast.shape != expected:
                 raise ValueError(
                     f"Forecaster {name!r} returned a forecast of shape {forecast.shape}; (horizon, targets"
-                    f"{', levels' if quantiled else ''}) = {expected} was expected."
+                    f"{', levels' if own_levels else ''}) = {expected} was expected."
                 )
-            point = forecast[..., forecast.shape[-1] // 2] if quantiled else forecast
-            row = {"model": name, "fold": fold, "origin": series.index[origin]}
-            row.update(
-                score(
-                    truth[origin : origin + horizon],
-                    point,
-                    insample,
-                    season,
-                    quantiles=forecast if quantiled else None,
-                    levels=forecaster.quantiles if quantiled else levels,
-                )
+            point, quantiles = (
+                (forecast[..., len(own_levels) // 2], forecast) if own_levels else (forecast, None)
             )
-            rows.append(row)
+            scores = score(
+                truth[origin : origin + horizon], point, insample, season, quantiles, own_levels or levels
+            )
+            rows.append({"model": name, "fold": fold, "origin": series.index[origin], **scores})
     return pd.DataFrame(rows)

@@ -11,11 +11,8 @@ __all__ = ["ForecastCommand"]
 
 
 class ForecastCommand(Command):
-    name, help, folder = (
-        "forecast",
-        "time-series forecasting: train, backtest, predict, export",
-        "runs/forecast",
-    )
+    name, folder = "forecast", "runs/forecast"
+    help = "time-series forecasting: train, backtest, predict, export"
     pipeline = ForecastPipeline
     hyper_parameters = {
         **RECURRENT,

@@ -11,12 +11,7 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline, compile_task
-from ..checks import (
-    check_bptt_steps,
-    check_choice,
-    check_positive_int,
-    preview,
-)
+from ..checks import check_bptt_steps, check_choice, check_positive_int, preview
 from .backtest import backtest, score
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
@@ -131,22 +126,15 @@ class FromLastValue(keras.layers.Layer):
         return {**super().get_config(), "targets": self.targets}
 
 
-def _check_columns(name, value):
-    """None, a column name, or a list of column names."""
-    names = value if isinstance(value, (list, tuple)) else [value]
+def _columns_list(name, value):
+    """None, or `value` (a column name or a list of column names) as a list."""
+    names = list(value) if isinstance(value, (list, tuple)) else [value]
     if value is not None and not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in names):
         raise ValueError(
             f"Argument `{name}` must be None, a column name or a list of column names. "
             f"Received: {name}={value!r}"
         )
-    return value
-
-
-def _as_list(columns):
-    """None, or the column names as a list (one name becomes a list of one)."""
-    if columns is None:
-        return None
-    return list(columns) if isinstance(columns, (list, tuple)) else [columns]
+    return None if value is None else names
 
 
 class ForecastPipeline(Pipeline):
@@ -210,8 +198,9 @@ class ForecastPipeline(Pipeline):
             )
         if renamed:
             raise TypeError(f"ForecastPipeline() got unexpected keyword arguments {sorted(renamed)}")
-        self.target = _check_columns("target", target)
-        self.covariates = _check_columns("covariates", covariates)
+        _columns_list("target", target)  # checked now, kept as given (`get_config`)
+        _columns_list("covariates", covariates)
+        self.target, self.covariates = target, covariates
         self.lookback = check_positive_int("lookback", lookback)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.lookback, "lookback")
         self.horizon = check_positive_int("horizon", horizon)
@@ -244,10 +233,10 @@ class ForecastPipeline(Pipeline):
         candidates = [
             c for c in frame.columns if c != self.time_col and pd.api.types.is_numeric_dtype(frame[c])
         ]
-        targets = _as_list(self.target) or candidates[:1]
+        targets = _columns_list("target", self.target) or candidates[:1]
         if not targets:
             raise ValueError("Argument `target`: the data has no numeric column to forecast.")
-        covariates = _as_list(self.covariates)
+        covariates = _columns_list("covariates", self.covariates)
         if covariates is None:
             covariates = [c for c in candidates if c not in targets]
         for name, columns in (("target", targets), ("covariates", covariates)):
@@ -397,11 +386,8 @@ class ForecastPipeline(Pipeline):
             raise ValueError(
                 f"Argument `horizon`: this pipeline forecasts up to {self.horizon} steps; got {horizon}."
             )
-        return self._forecast_after(self.check_data(history, argument="history"))[:horizon]
-
-    def _forecast_after(self, series):
-        """Raw-scale forecasts of all `horizon` steps after a checked series."""
-        return self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0]
+        series = self.check_data(history, argument="history")
+        return self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0, :horizon]
 
     def predict(self, history):
         """Forecasts after the end of `history`: a DataFrame indexed by the next `horizon` timestamps.
@@ -410,7 +396,7 @@ class ForecastPipeline(Pipeline):
         """
         self._check_fitted("predict")
         series = self.check_data(history, argument="history")
-        forecasts = self._forecast_after(series)
+        forecasts = self._forecast_windows(series.to_numpy()[None, -self.lookback :])[0]
         index = pd.date_range(series.index[-1], periods=self.horizon + 1, freq=self.state["freq"])[1:]
         frame = pd.DataFrame(self._point(forecasts), index=index, columns=self.state["targets"])
         for k, level in enumerate(self.quantiles or []):
@@ -500,20 +486,14 @@ class ForecastPipeline(Pipeline):
         target = self.state["targets"][0]
         figure = Figure(figsize=(8, 3.5))
         ax = figure.subplots()
-        ax.plot(
-            history.index[-3 * self.horizon :], history[target].iloc[-3 * self.horizon :], label="history"
-        )
+        recent = history[target].iloc[-3 * self.horizon :]
+        ax.plot(recent.index, recent, label="history")
         ax.plot(forecast.index, series[target].iloc[origin : origin + self.horizon], label="truth")
         ax.plot(forecast.index, forecast[target], label="forecast")
         if self.quantiles:
             low, high = self.quantiles[0], self.quantiles[-1]
-            ax.fill_between(
-                forecast.index,
-                forecast[f"{target}_q{low:g}"],
-                forecast[f"{target}_q{high:g}"],
-                alpha=0.3,
-                label=f"{low:g}-{high:g} interval",
-            )
+            band = forecast[f"{target}_q{low:g}"], forecast[f"{target}_q{high:g}"]
+            ax.fill_between(forecast.index, *band, alpha=0.3, label=f"{low:g}-{high:g} interval")
         ax.set_title(f"{target}: forecast from {forecast.index[0]}")
         ax.legend()
         figure.autofmt_xdate()
@@ -536,10 +516,8 @@ class ForecastPipeline(Pipeline):
         def serve(history):
             history = tf.debugging.assert_all_finite(history, "Argument `history` holds NaN or infinity.")
             forecasts = self.task(history, training=False)
-            result = {"forecast": forecasts[..., len(self.quantiles) // 2] if self.quantiles else forecasts}
-            if self.quantiles:
-                result["quantiles"] = forecasts
-            return result
+            quantiles = {"quantiles": forecasts} if self.quantiles else {}
+            return {"forecast": self._point(forecasts), **quantiles}
 
         n_features = len(self.state["targets"]) + len(self.state["covariates"])
         return serve, [tf.TensorSpec([None, self.lookback, n_features], tf.float32, name="history")]

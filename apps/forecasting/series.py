@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from ..checks import preview
+from ..checks import check_choice, preview
 
 __all__ = ["FILL", "prepare_series", "seasonal_period"]
 
@@ -56,8 +56,7 @@ def prepare_series(frame, columns, time_col=None, fill=None, argument="data"):
         )
     if len(frame) == 0:
         raise ValueError(f"Argument `{argument}` is empty.")
-    if fill not in (None, *FILL):
-        raise ValueError(f"Argument `fill` must be None or one of {list(FILL)}. Received: fill={fill!r}")
+    check_choice("fill", fill, [None, *FILL])
     frame = _with_time_index(frame, time_col, argument)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
