@@ -1,5 +1,6 @@
 """`rnnkit lm train|evaluate|generate|export`."""
 
+from ..checks import check_positive_int
 from ..command import RECURRENT, Command, pipeline_arguments
 from .data import load_default, read_text
 from .pipeline import LanguageModelPipeline
@@ -57,10 +58,8 @@ class LanguageModelCommand(Command):
         val_split = args.val_split if held_out else 0
         if not 0 <= val_split < 1:
             raise ValueError(f"Argument `--val-split` must be in [0, 1). Received: {val_split}")
-        if args.max_documents is not None and args.max_documents <= 0:
-            raise ValueError(
-                f"Argument `--max-documents` must be a positive integer. Received: {args.max_documents}"
-            )
+        if args.max_documents is not None:
+            check_positive_int("--max-documents", args.max_documents)
         if args.data is None:
             splits = load_default(**{"max_documents": args.max_documents, **args.embedded})
         else:

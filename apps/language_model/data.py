@@ -35,10 +35,8 @@ DEFAULT_MODULES = (
 def stdlib_docstrings(modules=DEFAULT_MODULES, min_chars=100):
     """The docstrings of `modules`, their public classes, methods and functions, in a fixed order.
 
-    Repeated docstrings are kept once.
-
-    A docstring shorter than `min_chars` characters (a one-line summary) is left out. A
-    module missing from this Python build is skipped.
+    Repeated docstrings are kept once; one shorter than `min_chars` characters (a one-line
+    summary) is left out. A module missing from this Python build is skipped.
     """
     documents, seen = [], set()
     for name in modules:

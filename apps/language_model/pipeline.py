@@ -9,12 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..base import Pipeline
-from ..checks import (
-    check_bool,
-    check_bptt_steps,
-    check_choice,
-    check_positive_int,
-)
+from ..checks import check_bool, check_bptt_steps, check_choice, check_positive_int, preview
 from ..generation import END_ID, IdsToText, Perplexity, TextGenerator, check_decoding, compile_generator
 from .model import LEVELS, LanguageModel, TokenLookup, tokenize
 
@@ -103,18 +98,7 @@ class LanguageModelPipeline(Pipeline):
     def check_data(self, texts, argument="data"):
         """A document (a string) or a non-empty list of them; returns the list."""
         argument = "texts" if argument == "data" else argument
-        if isinstance(texts, str):
-            texts = [texts]
-        if isinstance(texts, np.ndarray) or hasattr(texts, "tolist"):
-            texts = texts.tolist()
-        if not isinstance(texts, (list, tuple)) or not texts:
-            raise ValueError(
-                f"Argument `{argument}` must be a string or a non-empty list of strings (documents). "
-                f"Received: {type(texts).__name__}{'' if texts else ' (empty)'}"
-            )
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValueError(f"Argument `{argument}`: item {i} is {type(text).__name__}, not a string.")
+        texts = self.check_prompts(texts.tolist() if hasattr(texts, "tolist") else texts, argument)
         if not any(text.strip() for text in texts):
             raise ValueError(f"Argument `{argument}` holds no text (only empty or blank documents).")
         tokens = tokenize(tf.constant(texts), self.level, self.lowercase)
@@ -229,15 +213,17 @@ class LanguageModelPipeline(Pipeline):
         return texts[0] if single else texts
 
     @staticmethod
-    def check_prompts(prompt):
+    def check_prompts(prompt, argument="prompt"):
+        """A string or a non-empty list (or tuple) of strings, as a list."""
         prompts = [prompt] if isinstance(prompt, str) else prompt
         if not isinstance(prompts, (list, tuple)) or not prompts:
             raise ValueError(
-                f"Argument `prompt` must be a string or a non-empty list of strings. Received: {prompt!r}"
+                f"Argument `{argument}` must be a string or a non-empty list of strings. "
+                f"Received: {preview(prompt)}"
             )
         for i, text in enumerate(prompts):
             if not isinstance(text, str):
-                raise ValueError(f"Argument `prompt`: item {i} is {type(text).__name__}, not a string.")
+                raise ValueError(f"Argument `{argument}`: item {i} is {type(text).__name__}, not a string.")
         return list(prompts)
 
     def log_likelihood(self, texts):
