@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..checks import check_int, check_split_fractions, read_utf8
+from ..checks import check_choice, check_int, check_split_fractions, read_utf8
 
 __all__ = [
     "COLOURS",
@@ -226,13 +226,6 @@ def load_images(paths, image_size):
     return images
 
 
-def _check_missing(missing):
-    if not isinstance(missing, str) or missing not in _MISSING:
-        raise ValueError(
-            f"Argument `missing` must be one of 'warn', 'skip', 'error'. Received: missing={missing!r}"
-        )
-
-
 def _report(problems, missing, function, source):
     """Apply the `missing` policy to `problems`, a list of `(what, names)`; empty `names` are no problem."""
     parts = [
@@ -310,7 +303,7 @@ def read_coco(captions_json, image_folder, image_size=64, missing="warn"):
     folder): "warn" (skip them with a UserWarning giving the counts and first names),
     "skip" (silently) or "error" (a ValueError).
     """
-    _check_missing(missing)
+    check_choice("missing", missing, _MISSING)
     check_int("image_size", image_size, minimum=1)
     path, text = read_utf8(captions_json, "captions_json")
     folder = _check_folder(image_folder)
@@ -369,7 +362,7 @@ def read_flickr8k(token_file, image_folder, image_size=64, missing="warn"):
     original token file names one, "2258277193_586949ec62.jpg.1"): "warn" (skip them with a
     UserWarning giving the counts and first names), "skip" (silently) or "error" (a ValueError).
     """
-    _check_missing(missing)
+    check_choice("missing", missing, _MISSING)
     check_int("image_size", image_size, minimum=1)
     path, text = read_utf8(token_file, "token_file")
     folder = _check_folder(image_folder)
