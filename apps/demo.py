@@ -90,14 +90,7 @@ def run_adding_demo(
 
     # 2. Train with model.fit.
     model = build_model(cell, units, steps)
-    model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=epochs,
-        batch_size=64,
-        verbose=verbose,
-    )
+    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=64, verbose=verbose)
     test_mse = float(model.evaluate(x_test, y_test, verbose=0))
 
     # 3. Export as a SavedModel, reload with TensorFlow alone, predict.

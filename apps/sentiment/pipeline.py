@@ -22,13 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline, compile_task
-from ..checks import (
-    check_bool,
-    check_bptt_steps,
-    check_choice,
-    check_positive_int,
-    check_texts,
-)
+from ..checks import check_bool, check_bptt_steps, check_choice, check_positive_int, check_texts
 from ..text import PADDING, TokenIds, normalize_tweets
 
 __all__ = ["SentimentPipeline"]
