@@ -6,6 +6,7 @@ import pandas as pd
 import tensorflow as tf
 from keras import ops
 from matplotlib.figure import Figure
+from pandas.api.types import is_numeric_dtype
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 from rnnkit.layers import Recurrent
@@ -230,9 +231,7 @@ class ForecastPipeline(Pipeline):
         """`(targets, covariates)` for this frame (the learned ones once fitted, if `learned`)."""
         if learned and self.state is not None:
             return self.state["targets"], self.state["covariates"]
-        candidates = [
-            c for c in frame.columns if c != self.time_col and pd.api.types.is_numeric_dtype(frame[c])
-        ]
+        candidates = [c for c in frame.columns if c != self.time_col and is_numeric_dtype(frame[c])]
         targets = _columns_list("target", self.target) or candidates[:1]
         if not targets:
             raise ValueError("Argument `target`: the data has no numeric column to forecast.")
@@ -422,17 +421,11 @@ class ForecastPipeline(Pipeline):
         values, n_targets = series.to_numpy(), len(self.state["targets"])
         origins = range(start, len(series) - self.horizon + 1)
         forecasts = self._forecast_windows(np.stack([values[o - self.lookback : o] for o in origins]))
-        rows = [
-            score(
-                values[o : o + self.horizon, :n_targets],
-                self._point(forecast),
-                values[:start, :n_targets],
-                self.state["season"],
-                quantiles=forecast if self.quantiles else None,
-                levels=self.quantiles,
-            )
-            for o, forecast in zip(origins, forecasts, strict=True)
-        ]
+        insample, season = values[:start, :n_targets], self.state["season"]
+        rows = []
+        for o, forecast in zip(origins, forecasts, strict=True):
+            truth, quantiles = values[o : o + self.horizon, :n_targets], forecast if self.quantiles else None
+            rows.append(score(truth, self._point(forecast), insample, season, quantiles, self.quantiles))
         return pd.DataFrame(rows).mean().to_dict()
 
     def baselines(self, targets, season):
