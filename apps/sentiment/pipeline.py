@@ -255,10 +255,8 @@ class SentimentPipeline(Pipeline):
 
         def serve(texts):
             probabilities = self.task(texts, training=False)
-            return {
-                "label": tf.gather(labels, tf.argmax(probabilities, axis=-1)),
-                "probabilities": probabilities,
-            }
+            label = tf.gather(labels, tf.argmax(probabilities, axis=-1))
+            return {"label": label, "probabilities": probabilities}
 
         return serve, [tf.TensorSpec([None], tf.string, name="texts")]
 
