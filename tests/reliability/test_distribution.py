@@ -3,6 +3,9 @@ pipelines under `MirroredStrategy` over two logical CPUs, and under `MultiWorker
 with two worker processes on loopback, to the losses and metrics of single-device training with
 the same seed, data and global batch.
 
+What is compared: every epoch's training loss (and validation loss), the evaluation metrics,
+predicted probabilities, and the epoch at which `EarlyStopping` stops and the weights it restores.
+
 Tolerance: each epoch has several batches whose sizes split evenly between the two replicas, and
 dropout is off. Every step then averages the loss over exactly the examples the single device
 sees (each replica gets half the batch, and Keras divides each replica's mean by the number of
@@ -64,6 +67,7 @@ if mode == "mirrored":  # two logical CPUs, set before anything initialises Tens
 else:  # one of the workers of TF_CONFIG
     strategies = {"multi_worker": tf.distribute.MultiWorkerMirroredStrategy()}
 
+import keras
 from rnnkit.apps.forecasting import ForecastPipeline
 from rnnkit.apps.language_model import LanguageModelPipeline
 from rnnkit.apps.sentiment import SentimentPipeline
@@ -78,6 +82,11 @@ for name, strategy in strategies.items():
     history = sentiment.fit(TEXTS, LABELS, validation_data=(TEXTS[:6], LABELS[:6]), epochs=epochs,
                             strategy=strategy, verbose=0).history
     scores = sentiment.evaluate(TEXTS, LABELS)
+    # no epoch after the first improves by 10: stops after the second, restores the first's weights
+    stopping = keras.callbacks.EarlyStopping("loss", min_delta=10, patience=1, restore_best_weights=True)
+    stopped = SentimentPipeline(**setup["sentiment"], seed=seed)
+    stopped_history = stopped.fit(TEXTS, LABELS, epochs=epochs, strategy=strategy, callbacks=[stopping],
+                                  verbose=0)
     forecast = ForecastPipeline(**setup["forecast"], multi_step="autoregressive", quantiles=[0.1, 0.5, 0.9],
                                 seed=seed)
     forecast_history = forecast.fit(SERIES.iloc[:90], epochs=epochs, strategy=strategy, verbose=0)
@@ -88,6 +97,8 @@ for name, strategy in strategies.items():
         "sentiment val_loss": history["val_loss"],
         "sentiment scores": [scores["accuracy"], scores["macro_f1"]],
         "sentiment probabilities": sentiment.predict_proba(TEXTS).to_numpy().tolist(),
+        "early stopping epochs": [len(stopped_history.history["loss"])],
+        "early stopping probabilities": stopped.predict_proba(TEXTS).to_numpy().tolist(),
         "forecast loss": forecast_history.history["loss"],
         "forecast metrics": forecast.evaluate(SERIES.iloc[60:]),
         "language model loss": lm_history.history["loss"],
@@ -117,6 +128,10 @@ def assert_same_training(run, single):
         np.testing.assert_allclose(actual, expected, **tolerance, err_msg=name)
     for name in ("sentiment loss", "forecast loss", "language model loss"):  # the runs did learn
         assert single[name][-1] < single[name][0], name
+    assert single["early stopping epochs"] == [2]  # stopped early, then restored the first epoch's weights
+    assert not np.allclose(
+        single["early stopping probabilities"], single["sentiment probabilities"], atol=1e-3
+    )
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +166,7 @@ def start_workers(command, folder, count=2):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         (folder / f"tmp{index}").mkdir()
         env = {**os.environ, "TF_CONFIG": config, "TMPDIR": str(folder / f"tmp{index}")}
+        env["TF_NUM_INTRAOP_THREADS"] = "1"  # the workers share this machine's cores
         with (folder / f"worker{index}.log").open("w") as log:
             workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
     return workers
@@ -204,7 +220,7 @@ class Progress(keras.callbacks.Callback):
         time.sleep(0.2)  # time to be killed in the middle
 
 pipeline = SentimentPipeline(units=4, embedding_dim=4, max_len=8, vocab_size=100, batch_size=8, seed=0)
-history = pipeline.fit(TEXTS, LABELS, epochs=40, strategy=strategy, backup_dir=sys.argv[1],
+history = pipeline.fit(TEXTS, LABELS, epochs=16, strategy=strategy, backup_dir=sys.argv[1],
                        callbacks=[Progress()], verbose=0)
 print("history of", len(history.history["loss"]), "epochs", flush=True)
 """
@@ -226,14 +242,14 @@ def test_a_killed_worker_ends_the_other_with_a_clear_error_and_both_resume(tmp_p
     assert "WorkerLostError: A worker of the MultiWorkerMirroredStrategy cluster stopped answering" in logs[0]
     assert waited < 120
     finished = len(json.loads((backup / "history.json").read_text()))  # checkpointed epochs
-    assert 3 <= finished < 40
+    assert 3 <= finished < 16
 
     second.mkdir()  # both workers again: they resume from the chief's last checkpoint
     codes, logs = wait_for(start_workers([sys.executable, "-c", LONG_TRAINING, str(backup)], second), second)
     assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
     for log in logs:
-        assert log.count("finished epoch") == 40 - finished and f"finished epoch {finished + 1}\n" in log
-    assert "history of 40 epochs" in logs[0]
+        assert log.count("finished epoch") == 16 - finished and f"finished epoch {finished + 1}\n" in log
+    assert "history of 16 epochs" in logs[0]
     assert not backup.exists() and list((second / "tmp1").iterdir()) == []
 
 
@@ -255,11 +271,11 @@ def test_cli_trains_sentiment_on_two_workers_and_the_chief_exports(tmp_path):
         "8",
         "--max-len",
         "12",
-        "--quiet",
     ]
     codes, logs = wait_for(start_workers(command, tmp_path), tmp_path)
     assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
     assert "macro_recall" in logs[0] and "macro_recall" in logs[1]
+    assert "Epoch 2/2" in logs[0] and "Epoch 1/2" not in logs[1]  # progress on the chief only
     assert {p.name for p in run.iterdir()} >= {"pipeline", "saved_model", "metrics.json", "history.csv"}
     assert not (run / ".backup").exists() and list((tmp_path / "tmp1").iterdir()) == []
     served = serve_without_rnnkit(run / "saved_model", "serve", [["so good", "awful"]])
