@@ -19,6 +19,7 @@ from .base import is_chief
 
 __all__ = [
     "RECURRENT",
+    "REPETITION",
     "STRATEGIES",
     "Command",
     "add_pipeline_arguments",
@@ -29,6 +30,11 @@ __all__ = [
 
 # the recurrent part's options, which every task's `train` takes
 RECURRENT = {"cell": "rnn, lstm, gru, leaky or esn", "units": None}
+# the generators' repetition control (rnnkit.layers.decoding), which their `train` takes
+REPETITION = {
+    "no_repeat_ngram_size": "no n-gram of this many tokens generated twice (0: off)",
+    "repetition_penalty": "divides the logits of tokens already generated (1: off)",
+}
 STRATEGIES = ("none", "mirrored", "multi-worker")  # --strategy: the tf.distribute strategy of train
 
 

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from rnnkit.layers import decoding
+from rnnkit.layers.decoding import check_repetition
 
 from .base import compile_task
 from .checks import check_choice, check_positive_int
@@ -31,6 +32,7 @@ __all__ = [
     "START_ID",
     "adapt_words",
     "check_decoding",
+    "check_repetition",
     "compile_generator",
     "detokenize",
     "make_vectorizer",
@@ -260,6 +262,8 @@ class TextGenerator(Task):
         beam_width, length_penalty: beam search's settings.
         temperature, top_k: sampling's settings; sampling never draws padding, `[UNK]` or
             `[start]`.
+        no_repeat_ngram_size, repetition_penalty: the repetition control of every method
+            (`rnnkit.layers.decoding`; defaults 0 and 1, off).
         blank: what a blank input (an empty string) gives: None to decode it like any
             other, or the string it gives (e.g. `""` for translation).
     """
@@ -276,6 +280,8 @@ class TextGenerator(Task):
         length_penalty=0.6,
         temperature=1.0,
         top_k=None,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
         blank=None,
         **kwargs,
     ):
@@ -287,6 +293,8 @@ class TextGenerator(Task):
             "length_penalty": length_penalty,
             "temperature": temperature,
             "top_k": top_k,
+            "no_repeat_ngram_size": no_repeat_ngram_size,
+            "repetition_penalty": repetition_penalty,
         }
         self.blank = blank
         self._compiled = _Functions()
@@ -309,7 +317,12 @@ class TextGenerator(Task):
                 logits, state = self.network.decode_step(tokens, state)
                 return tf.where(never, float("-inf"), logits), state
 
-        options = {"end_token": END_ID, "max_length": settings["max_length"]}
+        options = {
+            "end_token": END_ID,
+            "max_length": settings["max_length"],
+            "no_repeat_ngram_size": settings["no_repeat_ngram_size"],
+            "repetition_penalty": settings["repetition_penalty"],
+        }
         if method == "greedy":
             return decoding.greedy_search(step, start, state, record=record, **options)
         if method == "sample":

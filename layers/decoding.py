@@ -33,20 +33,44 @@ Conventions shared by the three searches:
 
   so `length_penalty=0` gives the plain log-probability, greedy's score.
 
-Reference: Wu et al., "Google's neural machine translation system: bridging the gap between
-human and machine translation", arXiv:1609.08144 (2016), section 7.
+- Repetition control, in every search (both off by default), changes the logits of a row
+  before its token is chosen, using the tokens that row (or beam slot) generated so far,
+  `y_{<t}`:
+
+      repetition penalty r (Keskar et al., 2019):  z_v <- z_v / r if z_v > 0 else z_v * r,
+                                                    for every token v in y_{<t}
+      no-repeat n-gram size n:  z_v <- -inf  if (y_{t-n+1}, ..., y_{t-1}, v) is an n-gram of y_{<t}
+
+  so `r = 1` and `n = 0` change nothing, and `n = 1` never repeats a token. The penalty comes
+  first; the log-probabilities are those of the logits after both.
+
+References: Wu et al., "Google's neural machine translation system: bridging the gap between
+human and machine translation", arXiv:1609.08144 (2016), section 7. Keskar et al., "CTRL: a
+conditional transformer language model for controllable generation", arXiv:1909.05858
+(2019), section 4.1 (the repetition penalty).
 """
 
 import numbers
 
 import tensorflow as tf
 
-__all__ = ["beam_search", "greedy_search", "sample"]
+__all__ = ["beam_search", "check_repetition", "greedy_search", "sample"]
 
 NEG_INF = float("-inf")
 
 
-def greedy_search(step, start_tokens, state, *, end_token, max_length, min_length=0, record=None):
+def greedy_search(
+    step,
+    start_tokens,
+    state,
+    *,
+    end_token,
+    max_length,
+    min_length=0,
+    record=None,
+    no_repeat_ngram_size=0,
+    repetition_penalty=1.0,
+):
     """Decode by taking the most probable token at every step.
 
         y_t = argmax_v log p(v | y_{<t})
@@ -65,6 +89,10 @@ def greedy_search(step, start_tokens, state, *, end_token, max_length, min_lengt
             generated, an integer in `[0, max_length]` (default 0).
         record: optional `record(state) -> nest of tensors (B, ...)`, applied to the state
             returned by every step (e.g. attention weights kept in the state).
+        no_repeat_ngram_size: `n`, an integer >= 0: no n-gram is generated twice in a row's
+            output (0, the default: no limit; see the module docstring).
+        repetition_penalty: `r`, a float > 0 dividing the positive logits (multiplying the
+            negative ones) of the tokens already generated (default 1: none).
 
     Returns:
         A dict with `"tokens"` int32 `(B, max_length)`, `"lengths"` int32 `(B,)`,
@@ -89,11 +117,12 @@ def greedy_search(step, start_tokens, state, *, end_token, max_length, min_lengt
     array([-0.0798, -0.0266], dtype=float32)
     """
     _check_common(end_token, max_length, min_length)
+    control = _repetition_control(no_repeat_ngram_size, repetition_penalty)
 
     def choose(logits, t):  # the selection of beam_search, so that width 1 is exactly this
         return _top_k_indices(logits, 1)[:, 0], logits
 
-    return _decode(step, start_tokens, state, choose, end_token, max_length, min_length, record)
+    return _decode(step, start_tokens, state, choose, end_token, max_length, min_length, record, control)
 
 
 def sample(
@@ -108,6 +137,8 @@ def sample(
     top_k=None,
     seed=None,
     record=None,
+    no_repeat_ngram_size=0,
+    repetition_penalty=1.0,
 ):
     """Decode by drawing every token from the tempered, top-k filtered distribution.
 
@@ -123,7 +154,8 @@ def sample(
             to keep all (default None).
         seed: an integer for reproducible draws (`tf.random.stateless_categorical` with seed
             `[seed, t]` at step `t`), or None to draw with `tf.random.categorical`.
-        The other arguments: see `greedy_search`.
+        The other arguments (`no_repeat_ngram_size`, `repetition_penalty` too): see
+            `greedy_search`; the repetition control comes before temperature and top-k.
 
     Returns:
         The dict of `greedy_search`.
@@ -140,6 +172,7 @@ def sample(
     TensorShape([3, 8])
     """
     _check_common(end_token, max_length, min_length)
+    control = _repetition_control(no_repeat_ngram_size, repetition_penalty)
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
         raise ValueError(f"Argument `temperature` must be a float > 0. Received: temperature={temperature!r}")
     if top_k is not None and not (_is_int(top_k) and top_k > 0):
@@ -160,7 +193,7 @@ def sample(
             draws = tf.random.stateless_categorical(logits, 1, seed=seeds, dtype=tf.int32)
         return draws[:, 0], logits
 
-    return _decode(step, start_tokens, state, choose, end_token, max_length, min_length, record)
+    return _decode(step, start_tokens, state, choose, end_token, max_length, min_length, record, control)
 
 
 def beam_search(
@@ -174,6 +207,8 @@ def beam_search(
     length_penalty=0.6,
     min_length=0,
     num_results=1,
+    no_repeat_ngram_size=0,
+    repetition_penalty=1.0,
 ):
     """Decode by keeping the `beam_width` best hypotheses of every row.
 
@@ -215,6 +250,8 @@ def beam_search(
         min_length: the end token is forbidden while fewer tokens than this have been
             generated, an integer in `[0, max_length]` (default 0).
         num_results: how many hypotheses to return per row, in `[1, beam_width]` (default 1).
+        no_repeat_ngram_size, repetition_penalty: as in `greedy_search`, over each slot's
+            own hypothesis.
 
     Returns:
         A dict, best hypothesis first, with `"tokens"` int32 `(B, num_results, max_length)`,
@@ -241,6 +278,7 @@ def beam_search(
     True
     """
     _check_common(end_token, max_length, min_length)
+    control = _repetition_control(no_repeat_ngram_size, repetition_penalty)
     if not (_is_int(beam_width) and beam_width > 0):
         raise ValueError(
             f"Argument `beam_width` must be a positive integer. Received: beam_width={beam_width!r}"
@@ -278,6 +316,8 @@ def beam_search(
 
     def body(t, tokens, state, seqs, log_p, lengths, finished):
         logits, state = step(tokens, state)
+        if control is not None:
+            logits = control(logits, tf.reshape(seqs, [batch * width, max_length]), t)
         logits = _forbid_end(logits, end_token, t < min_length)  # (B W, V)
         vocab = tf.shape(logits)[-1]
         done = tf.reshape(finished, [-1, 1])  # (B W, 1)
@@ -328,8 +368,9 @@ def beam_search(
     }
 
 
-def _decode(step, start_tokens, state, choose, end_token, max_length, min_length, record):
-    """The loop of `greedy_search` and `sample`; `choose(logits, t) -> (tokens, logits)`."""
+def _decode(step, start_tokens, state, choose, end_token, max_length, min_length, record, control=None):
+    """The loop of `greedy_search` and `sample`; `choose(logits, t) -> (tokens, logits)`;
+    `control`: None, or `_repetition_control`'s function."""
     tokens = tf.cast(start_tokens, tf.int32)  # (B,)
     batch = tf.shape(tokens)[0]
     state = tf.nest.map_structure(tf.convert_to_tensor, state)
@@ -343,7 +384,7 @@ def _decode(step, start_tokens, state, choose, end_token, max_length, min_length
         tf.zeros([batch], tf.bool),  # finished
         tf.zeros([batch], tf.int32),  # lengths
         tf.zeros([batch], tf.float32),  # scores
-        _time_array(tokens),  # generated tokens, (t, B)
+        tf.fill([batch, max_length], end_token),  # generated tokens, end_token from `t` on
         trace,
     )
 
@@ -352,6 +393,8 @@ def _decode(step, start_tokens, state, choose, end_token, max_length, min_length
 
     def body(t, tokens, state, finished, lengths, scores, generated, trace):
         logits, state = step(tokens, state)
+        if control is not None:
+            logits = control(logits, generated, t)
         logits = _forbid_end(logits, end_token, t < min_length)  # (B, V)
         chosen, logits = choose(logits, t)
         log_prob = tf.gather(tf.nn.log_softmax(logits), chosen, batch_dims=1)  # (B,)
@@ -361,7 +404,7 @@ def _decode(step, start_tokens, state, choose, end_token, max_length, min_length
         ended = tokens == end_token
         lengths += tf.cast(~ended, tf.int32)
         finished |= ended
-        generated = generated.write(t, tokens)
+        generated = tf.where(tf.range(max_length) == t, tokens[:, None], generated)
         if record is not None:
             trace = tf.nest.map_structure(lambda array, x: array.write(t, x), trace, record(state))
         return t + 1, tokens, state, finished, lengths, scores, generated, trace
@@ -369,13 +412,69 @@ def _decode(step, start_tokens, state, choose, end_token, max_length, min_length
     loop = tf.while_loop(cond, body, loop_vars, maximum_iterations=max_length)
     _, _, _, _, lengths, scores, generated, trace = loop
     outputs = {
-        "tokens": _stack_padded(generated, max_length, end_token),
+        "tokens": generated,
         "lengths": lengths,
         "scores": scores,
     }
     if record is not None:
         outputs["trace"] = tf.nest.map_structure(lambda array: _stack_padded(array, max_length, 0), trace)
     return outputs
+
+
+def check_repetition(no_repeat_ngram_size, repetition_penalty):
+    """`(no_repeat_ngram_size, repetition_penalty)`, checked: an integer >= 0 (0: off) and a
+    float > 0 (1: off); a ValueError naming the argument otherwise."""
+    n, penalty = no_repeat_ngram_size, repetition_penalty
+    if not (_is_int(n) and n >= 0):
+        raise ValueError(
+            "Argument `no_repeat_ngram_size` must be an integer >= 0 (0: off). "
+            f"Received: no_repeat_ngram_size={n!r}"
+        )
+    if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) or not penalty > 0:
+        raise ValueError(
+            "Argument `repetition_penalty` must be a float > 0 (1: off). "
+            f"Received: repetition_penalty={penalty!r}"
+        )
+    return int(n), float(penalty)
+
+
+def _repetition_control(no_repeat_ngram_size, repetition_penalty):
+    """None when both are off, else `control(logits, history, t) -> logits`: the repetition
+    penalty and the no-repeat n-gram rule of the module docstring, for float logits `(N, V)`
+    and the generated tokens `history` int32 `(N, L)`, of which positions `< t` hold `y_{<t}`."""
+    n, penalty = check_repetition(no_repeat_ngram_size, repetition_penalty)
+    if n == 0 and penalty == 1:
+        return None
+
+    def control(logits, history, t):
+        logits = tf.cast(logits, tf.float32)
+        if penalty != 1:
+            seen = tf.where(tf.range(tf.shape(history)[1])[None, :] < t + tf.zeros_like(history))  # (K, 2)
+            logits = tf.where(
+                _mask(logits, seen[:, 0], tf.gather_nd(history, seen)),
+                tf.where(logits > 0, logits / penalty, logits * penalty),
+                logits,
+            )
+        if n > 0:
+            windows = tf.signal.frame(history, n, 1, axis=1)  # (N, J, n): window j is y_j .. y_{j+n-1}
+            last = tf.shape(history)[1] - 1
+            prefix = tf.gather(history, tf.clip_by_value(t - n + 1 + tf.range(n - 1), 0, last), axis=1)
+            same = tf.reduce_all(windows[:, :, : n - 1] == prefix[:, None, :], axis=2)  # (N, J)
+            complete = tf.range(tf.shape(windows)[1]) + n - 1 < t  # window j ended before step t
+            banned = tf.where(same & complete[None, :] & (t >= n - 1))  # (K, 2): row, window
+            logits = tf.where(
+                _mask(logits, banned[:, 0], tf.gather_nd(windows[:, :, n - 1], banned)), NEG_INF, logits
+            )
+        return logits
+
+    return control
+
+
+def _mask(logits, rows, tokens):
+    """A bool mask shaped like `logits` `(N, V)`, True at every `(rows[k], tokens[k])`."""
+    pairs = tf.stack([tf.cast(rows, tf.int64), tf.cast(tokens, tf.int64)], axis=1)
+    hits = tf.scatter_nd(pairs, tf.ones([tf.shape(pairs)[0]], tf.int32), tf.shape(logits, tf.int64))
+    return hits > 0
 
 
 def _forbid_end(logits, end_token, forbid):

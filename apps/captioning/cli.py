@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from ..checks import check_choice
-from ..command import RECURRENT, Command, holdout
+from ..command import RECURRENT, REPETITION, Command, holdout
 from ..generation import METHODS
 from .data import load_default, read_coco, read_flickr8k
 from .pipeline import CaptionPipeline
@@ -20,6 +20,7 @@ class CaptionCommand(Command):
         "embedding_dim": None,
         "conditioning": "init_state, every_step or both",
         "image_size": "side of the square the images are resized to",
+        **REPETITION,
     }
     predict_verb = "generate"
     epochs = 20

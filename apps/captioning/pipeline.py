@@ -16,6 +16,7 @@ from ..generation import (
     TextGenerator,
     adapt_words,
     check_decoding,
+    check_repetition,
     compile_generator,
     teacher_forcing_batches,
 )
@@ -53,6 +54,10 @@ class CaptionPipeline(Pipeline):
         max_len: words per caption, the end token included (default 30).
         batch_size, learning_rate: training batch size (default 64) and Adam's rate (2e-3).
         beam_width, length_penalty: of `generate(method="beam")` (defaults 3 and 0.6).
+        no_repeat_ngram_size: no n-gram of this many tokens is generated twice in one output
+            (0, the default: off), in every decoding method and the export.
+        repetition_penalty: divides the positive logits (multiplies the negative ones) of the
+            tokens an output already holds (CTRL's penalty; 1.0, the default: off).
         seed: seed of weights, dropout and shuffling (default 0).
 
     Example:
@@ -81,6 +86,8 @@ class CaptionPipeline(Pipeline):
         learning_rate=2e-3,
         beam_width=3,
         length_penalty=0.6,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
         seed=0,
     ):
         super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
@@ -110,6 +117,9 @@ class CaptionPipeline(Pipeline):
         self.max_len = check_positive_int("max_len", max_len)
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
+        self.no_repeat_ngram_size, self.repetition_penalty = check_repetition(
+            no_repeat_ngram_size, repetition_penalty
+        )
 
     @property
     def feature_dim(self):
@@ -262,6 +272,7 @@ class CaptionPipeline(Pipeline):
         return TextGenerator(
             self.preprocessor, self.model, IdsToText(self.words[2:], name="text"), method="greedy",
             max_length=self.max_len, beam_width=self.beam_width, length_penalty=self.length_penalty,
+            no_repeat_ngram_size=self.no_repeat_ngram_size, repetition_penalty=self.repetition_penalty,
             name="captioner_task",
         )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """`rnnkit lm train|evaluate|generate|export`."""
 
 from ..checks import check_positive_int
-from ..command import RECURRENT, Command, pipeline_arguments
+from ..command import RECURRENT, REPETITION, Command, pipeline_arguments
 from .data import load_default, read_text
 from .pipeline import LanguageModelPipeline
 
@@ -20,6 +20,7 @@ class LanguageModelCommand(Command):
         "length": "tokens to generate",
         "temperature": None,
         "top_k": None,
+        **REPETITION,
     }
     types = {"top_k": int}
     predict_verb = "generate"

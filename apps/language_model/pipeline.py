@@ -10,7 +10,15 @@ import tensorflow as tf
 
 from ..base import Pipeline
 from ..checks import check_bool, check_bptt_steps, check_choice, check_positive_int, preview
-from ..generation import END_ID, IdsToText, Perplexity, TextGenerator, check_decoding, compile_generator
+from ..generation import (
+    END_ID,
+    IdsToText,
+    Perplexity,
+    TextGenerator,
+    check_decoding,
+    check_repetition,
+    compile_generator,
+)
 from .model import LEVELS, LanguageModel, TokenLookup, tokenize
 
 __all__ = ["LEVELS", "LanguageModelPipeline"]
@@ -51,6 +59,10 @@ class LanguageModelPipeline(Pipeline):
             (default 200).
         temperature: default sampling temperature, > 0 (default 0.8).
         top_k: default top-k filter of sampling, or None (default None).
+        no_repeat_ngram_size: no n-gram of this many tokens is generated twice in one output
+            (0, the default: off), in `generate` and the export.
+        repetition_penalty: divides the positive logits (multiplies the negative ones) of the
+            tokens an output already holds (CTRL's penalty; 1.0, the default: off).
         seed: seed of weights, dropout and shuffling (default 0).
 
     Example:
@@ -79,6 +91,8 @@ class LanguageModelPipeline(Pipeline):
         length=200,
         temperature=0.8,
         top_k=None,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
         seed=0,
     ):
         super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
@@ -92,6 +106,9 @@ class LanguageModelPipeline(Pipeline):
         self.length = check_positive_int("length", length)
         check_decoding("sample", temperature=temperature, top_k=top_k)
         self.temperature, self.top_k = float(temperature), top_k
+        self.no_repeat_ngram_size, self.repetition_penalty = check_repetition(
+            no_repeat_ngram_size, repetition_penalty
+        )
 
     # Preprocessing -------------------------------------------------------------------------
 
@@ -179,7 +196,8 @@ class LanguageModelPipeline(Pipeline):
         words = IdsToText(self.tokens[2:], separator="" if self.level == "char" else " ", name="text")
         return TextGenerator(
             self.preprocessor, self.model, words, self.state, method="sample", max_length=self.length,
-            temperature=self.temperature, top_k=self.top_k, name="generator",
+            temperature=self.temperature, top_k=self.top_k, no_repeat_ngram_size=self.no_repeat_ngram_size,
+            repetition_penalty=self.repetition_penalty, name="generator",
         )  # fmt: skip
 
     # Task verbs ----------------------------------------------------------------------------

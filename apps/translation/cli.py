@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ..checks import check_choice
-from ..command import RECURRENT, Command, holdout, pipeline_arguments
+from ..command import RECURRENT, REPETITION, Command, holdout, pipeline_arguments
 from .data import load_default, read_pairs, read_parallel
 from .pipeline import METHODS, TranslationPipeline
 
@@ -21,6 +21,7 @@ class TranslationCommand(Command):
         "embedding_dim": None,
         "max_source_len": "tokens kept per source sentence",
         "max_target_len": "tokens kept per target sentence",
+        **REPETITION,
     }
     predict_verb = "translate"
     metrics, outputs = ("bleu", "chrf", "token_accuracy"), "translations"

@@ -17,6 +17,7 @@ from ..generation import (
     TextGenerator,
     adapt_words,
     check_decoding,
+    check_repetition,
     compile_generator,
     teacher_forcing_batches,
 )
@@ -56,6 +57,10 @@ class TranslationPipeline(Pipeline):
         beam_width: beams of `translate(method="beam")` and of the exported beam endpoint
             (default 5).
         length_penalty: GNMT's alpha in `((5 + n) / 6) ** alpha` (default 0.6).
+        no_repeat_ngram_size: no n-gram of this many tokens is generated twice in one output
+            (0, the default: off), in every decoding method and the export.
+        repetition_penalty: divides the positive logits (multiplies the negative ones) of the
+            tokens an output already holds (CTRL's penalty; 1.0, the default: off).
         seed: seed of weights, dropout and shuffling (default 0).
 
     Example:
@@ -85,6 +90,8 @@ class TranslationPipeline(Pipeline):
         learning_rate=2e-3,
         beam_width=5,
         length_penalty=0.6,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
         seed=0,
     ):
         super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
@@ -99,6 +106,9 @@ class TranslationPipeline(Pipeline):
         self.lowercase = check_bool("lowercase", lowercase)
         self.beam_width = check_positive_int("beam_width", beam_width)
         self.length_penalty = check_non_negative("length_penalty", length_penalty)
+        self.no_repeat_ngram_size, self.repetition_penalty = check_repetition(
+            no_repeat_ngram_size, repetition_penalty
+        )
 
     # Preprocessing -------------------------------------------------------------------------
 
@@ -192,6 +202,7 @@ class TranslationPipeline(Pipeline):
         return TextGenerator(
             self.preprocessor, self.model, IdsToText(self.target_words[2:], name="text"), method="beam",
             max_length=self.max_target_len, beam_width=self.beam_width, length_penalty=self.length_penalty,
+            no_repeat_ngram_size=self.no_repeat_ngram_size, repetition_penalty=self.repetition_penalty,
             blank="", name="translator",
         )  # fmt: skip
 

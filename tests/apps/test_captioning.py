@@ -236,3 +236,30 @@ def test_cli_train_evaluate_generate_export(tmp_path, capsys, scenes):
     assert "overwrite" in capsys.readouterr().err
     assert main(["caption", "train", "--data", str(data), "--out", str(tmp_path / "x")]) == 2  # no --images
     assert "--images" in capsys.readouterr().err
+
+
+def _repeated(texts, n):
+    """How many n-grams of tokens of `texts` repeat (each text on its own; a token that reads as
+    nothing, such as padding, still counts)."""
+    tokens = [text.split(" ") for text in texts]
+    grams = [[tuple(words[i : i + n]) for i in range(len(words) - n + 1)] for words in tokens]
+    return sum(len(g) - len(set(g)) for g in grams)
+
+
+def test_repetition_control_reaches_generation_saving_and_the_export(trained, scenes, tmp_path):
+    images, captions = scenes
+    assert _repeated(trained.generate(images[:60]), 2) > 0  # the briefly trained captioner repeats itself
+    assert _repeated(trained.task.generate(images[:60], no_repeat_ngram_size=2), 2) == 0
+
+    pipeline = CaptionPipeline(
+        units=8, embedding_dim=4, image_size=SIZE, batch_size=32, max_len=12, no_repeat_ngram_size=2,
+        repetition_penalty=1.5,
+    )  # fmt: skip
+    pipeline.fit(images[:64], captions[:64], epochs=1, verbose=0)
+    loaded = CaptionPipeline.load(pipeline.save(tmp_path / "saved"))
+    assert loaded.get_config() == pipeline.get_config()
+    encoded = [tf.io.encode_png(image).numpy() for image in images[:8]]
+    served = _export_and_serve(pipeline, encoded, tmp_path)
+    assert served["serve"] == pipeline.generate(encoded) == loaded.generate(encoded)
+    assert served["generate_beam"] == pipeline.generate(encoded, method="beam")
+    assert all(_repeated(served[name], 2) == 0 for name in ("serve", "generate", "generate_beam"))

@@ -133,6 +133,8 @@ def test_word_level_and_other_cells(corpus, cell):
         ({"learning_rate": float("nan")}, "learning_rate"),
         ({"seed": -1}, "seed"),
         ({"lowercase": "yes"}, "lowercase"),
+        ({"no_repeat_ngram_size": -1}, "no_repeat_ngram_size"),
+        ({"repetition_penalty": 0.0}, "repetition_penalty"),
     ],
 )
 def test_bad_hyper_parameters(kwargs, argument):

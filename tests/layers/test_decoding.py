@@ -78,10 +78,24 @@ def np_attention_step(token, state):
     return logits, {"h": h, "memory": state["memory"], "weights": weights}
 
 
-def np_log_probs(np_step, token, state, t, min_length, temperature=1.0):
-    """log_softmax of the step's logits / temperature, the end token forbidden before min_length."""
+def np_control(logits, history, n=0, r=1.0):
+    """The repetition penalty `r` and no-repeat n-gram size `n` over the tokens `history`."""
+    logits = logits.copy()
+    for v in set(history):
+        logits[v] = logits[v] / r if logits[v] > 0 else logits[v] * r
+    if n > 0 and len(history) >= n - 1:
+        prefix = list(history[len(history) - n + 1 :]) if n > 1 else []
+        for j in range(len(history) - n + 1):
+            if list(history[j : j + n - 1]) == prefix:
+                logits[history[j + n - 1]] = -np.inf
+    return logits
+
+
+def np_log_probs(np_step, token, state, t, min_length, temperature=1.0, history=(), n=0, r=1.0):
+    """log_softmax of the step's logits / temperature, the end token forbidden before min_length,
+    after the repetition control of `history` (the tokens generated so far)."""
     logits, state = np_step(token, state)
-    logits = logits.astype("float64") / temperature
+    logits = np_control(logits.astype("float64"), list(history), n, r) / temperature
     if t < min_length:
         logits[END] = -np.inf
     shifted = logits - logits.max()
@@ -116,11 +130,11 @@ def all_hypotheses(np_step, start, state, max_length, length_penalty, min_length
     return [(score, padded(tokens, max_length), len(tokens)) for score, tokens in found]
 
 
-def np_greedy(np_step, start, state, max_length, min_length=0):
+def np_greedy(np_step, start, state, max_length, min_length=0, n=0, r=1.0):
     """Greedy decoding of one row: (tokens, length, score, states)."""
     tokens, score, token, states = [], 0.0, start, []
     for t in range(max_length):
-        log_probs, state = np_log_probs(np_step, token, state, t, min_length)
+        log_probs, state = np_log_probs(np_step, token, state, t, min_length, history=tokens, n=n, r=r)
         states.append(state)
         token = int(np.argmax(log_probs))
         score += log_probs[token]
@@ -130,7 +144,7 @@ def np_greedy(np_step, start, state, max_length, min_length=0):
     return padded(tokens, max_length), len(tokens), score, states
 
 
-def np_beam(np_step, start, state, max_length, width, length_penalty, min_length=0):
+def np_beam(np_step, start, state, max_length, width, length_penalty, min_length=0, n=0, r=1.0):
     """The slot algorithm of `beam_search` on one row: its slots as (score, tokens, length), best first.
 
     Written from its description: the candidates are listed slot by slot, token by token,
@@ -150,7 +164,7 @@ def np_beam(np_step, start, state, max_length, width, length_penalty, min_length
             if finished(slots[w]):
                 candidates.append((log_p / penalty(len(tokens) + 1, length_penalty), log_p, w, END, state))
                 continue
-            log_probs, state = np_log_probs(np_step, token, state, t, min_length)
+            log_probs, state = np_log_probs(np_step, token, state, t, min_length, history=tokens, n=n, r=r)
             for v, total in enumerate(log_p + log_probs):
                 candidates.append((total / penalty(t + 1, length_penalty), total, w, v, state))
         candidates.sort(key=lambda candidate: -candidate[0])  # stable
@@ -194,6 +208,48 @@ def test_greedy_matches_numpy(min_length):
     assert out["tokens"].dtype == tf.int32 and out["lengths"].dtype == tf.int32
     assert out["scores"].dtype == tf.float32
     assert len(set(out["lengths"].numpy())) > 1, "the toy decoder should give several lengths"
+
+
+CONTROLS = [(1, 1.0), (2, 1.0), (3, 1.0), (0, 1.8), (2, 0.5)]  # (no_repeat_ngram_size, repetition_penalty)
+
+
+@pytest.mark.parametrize("n, r", CONTROLS)
+def test_repetition_control_matches_numpy(n, r):
+    """Greedy and narrow beams with the repetition penalty and the no-repeat n-gram rule,
+    against NumPy references that apply both to the logits of every step."""
+    control = {"no_repeat_ngram_size": n, "repetition_penalty": r}
+    out = decoding.greedy_search(rnn_step, START, H0, end_token=END, max_length=8, **control)
+    beam = decoding.beam_search(
+        rnn_step, START, H0, end_token=END, max_length=8, beam_width=3, num_results=3, **control
+    )
+    for b, (start, h0) in enumerate(rnn_rows()):
+        tokens, length, score, _ = np_greedy(np_rnn_step, start, h0, 8, n=n, r=r)
+        np.testing.assert_array_equal(out["tokens"][b], tokens)
+        np.testing.assert_allclose(out["scores"][b], score, atol=1e-5)
+        assert_hypotheses(beam, b, np_beam(np_rnn_step, start, h0, 8, 3, 0.6, n=n, r=r))
+    one = decoding.beam_search(rnn_step, START, H0, end_token=END, max_length=8, beam_width=1, **control)
+    np.testing.assert_array_equal(one["tokens"][:, 0], out["tokens"])  # width 1 is greedy
+    argmax = decoding.sample(rnn_step, START, H0, end_token=END, max_length=8, top_k=1, seed=0, **control)
+    np.testing.assert_array_equal(argmax["tokens"], out["tokens"])  # top-1 sampling is greedy
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_no_repeat_ngram_size_leaves_no_repeated_ngram(n):
+    free = decoding.greedy_search(rnn_step, START, H0, end_token=END, max_length=12)
+    out = decoding.greedy_search(rnn_step, START, H0, end_token=END, max_length=12, no_repeat_ngram_size=n)
+    repeated = 0
+    for tokens, length, free_tokens, free_length in zip(
+        out["tokens"].numpy(),
+        out["lengths"].numpy(),
+        free["tokens"].numpy(),
+        free["lengths"].numpy(),
+        strict=True,
+    ):
+        grams = [tuple(tokens[i : i + n]) for i in range(length - n + 1)]
+        assert len(grams) == len(set(grams))
+        free_grams = [tuple(free_tokens[i : i + n]) for i in range(free_length - n + 1)]
+        repeated += len(free_grams) - len(set(free_grams))
+    assert repeated > 0, "without the rule the toy decoder should repeat itself"
 
 
 def test_finished_rows_are_frozen():
@@ -596,6 +652,10 @@ RNN = dict(step=rnn_step, start_tokens=START, state=H0, end_token=END, max_lengt
         (decoding.beam_search, {"num_results": 0}, "num_results"),
         (decoding.beam_search, {"length_penalty": -0.1}, "length_penalty"),
         (decoding.beam_search, {"max_length": None}, "max_length"),
+        (decoding.greedy_search, {"no_repeat_ngram_size": -1}, "no_repeat_ngram_size"),
+        (decoding.sample, {"no_repeat_ngram_size": 2.0}, "no_repeat_ngram_size"),
+        (decoding.beam_search, {"repetition_penalty": 0.0}, "repetition_penalty"),
+        (decoding.greedy_search, {"repetition_penalty": True}, "repetition_penalty"),
     ],
 )
 def test_invalid_arguments(search, kwargs, argument):
