@@ -43,7 +43,8 @@ __all__ = [
 
 START, END = "[start]", "[end]"
 START_ID, END_ID = 2, 3  # after padding (0) and [UNK] (1)
-_NEVER_SAMPLED = (0, 1, START_ID)  # padding, [UNK] and [start]
+_NEVER_GENERATED = (0, START_ID)  # padding and [start]: no method writes them
+_NEVER_SAMPLED = (0, 1, START_ID)  # nor does sampling draw [UNK]
 METHODS = ("greedy", "beam", "sample")
 _PUNCTUATION = r"""([.,!?;:"()\[\]])"""
 
@@ -260,8 +261,8 @@ class TextGenerator(Task):
         method: `"greedy"`, `"beam"` or `"sample"`.
         max_length: most tokens written.
         beam_width, length_penalty: beam search's settings.
-        temperature, top_k: sampling's settings; sampling never draws padding, `[UNK]` or
-            `[start]`.
+        temperature, top_k: sampling's settings. No method writes padding or `[start]`, and
+            sampling never draws `[UNK]` either.
         no_repeat_ngram_size, repetition_penalty: the repetition control of every method
             (`rnnkit.layers.decoding`; defaults 0 and 1, off).
         blank: what a blank input (an empty string) gives: None to decode it like any
@@ -308,14 +309,14 @@ class TextGenerator(Task):
         settings = {**self.settings, **{k: v for k, v in settings.items() if v is not None}}
         method = settings["method"]
         start, state = self.network.encode(self.preprocessor(inputs))
-        step = self.network.decode_step
-        if method == "sample":
-            ids = tf.range(self.postprocessor.tokens.vocabulary_size())
-            never = tf.reduce_any(ids[:, None] == _NEVER_SAMPLED, axis=1)
+        ids = tf.range(self.postprocessor.tokens.vocabulary_size())
+        never = tf.reduce_any(
+            ids[:, None] == (_NEVER_SAMPLED if method == "sample" else _NEVER_GENERATED), axis=1
+        )
 
-            def step(tokens, state):
-                logits, state = self.network.decode_step(tokens, state)
-                return tf.where(never, float("-inf"), logits), state
+        def step(tokens, state):
+            logits, state = self.network.decode_step(tokens, state)
+            return tf.where(never, float("-inf"), logits), state
 
         options = {
             "end_token": END_ID,

@@ -263,3 +263,21 @@ def test_repetition_control_reaches_generation_saving_and_the_export(trained, sc
     assert served["serve"] == pipeline.generate(encoded) == loaded.generate(encoded)
     assert served["generate_beam"] == pipeline.generate(encoded, method="beam")
     assert all(_repeated(served[name], 2) == 0 for name in ("serve", "generate", "generate_beam"))
+
+
+@pytest.fixture(scope="module")
+def brief(scenes):
+    """A captioner after one short epoch: kept from repeating itself, its next choices
+    include padding."""
+    images, captions = scenes
+    pipeline = CaptionPipeline(units=8, embedding_dim=4, image_size=SIZE, batch_size=32, max_len=12)
+    pipeline.fit(images[:64], captions[:64], epochs=1, verbose=0)
+    return pipeline
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_no_method_writes_padding_or_start(brief, scenes, method):
+    images, _ = scenes
+    out = brief.task.generate_ids(tf.constant(images[:60]), method=method, seed=0, no_repeat_ngram_size=1)
+    written = [set(row[:n]) for row, n in zip(out["tokens"].numpy(), out["lengths"].numpy(), strict=True)]
+    assert not any(tokens & {0, START_ID} for tokens in written)
