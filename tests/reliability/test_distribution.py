@@ -290,3 +290,18 @@ def test_multi_worker_without_tf_config_is_refused(tmp_path, monkeypatch, capsys
     assert main(["sentiment", "train", "--strategy", "multi-worker", "--out", str(tmp_path / "run")]) == 2
     assert "TF_CONFIG" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_command_line_reports_a_lost_worker_in_one_line_with_exit_1(monkeypatch, capsys, tmp_path):
+    from rnnkit.apps.base import WorkerLostError
+    from rnnkit.apps.cli import COMMANDS, main
+
+    def lost(args, verbose):
+        raise WorkerLostError("A worker of the MultiWorkerMirroredStrategy cluster stopped answering (...)")
+
+    monkeypatch.setattr(COMMANDS["sentiment"], "run", lost)
+    assert main(["sentiment", "train", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("rnnkit: error: A worker of the MultiWorkerMirroredStrategy") and err.count("\n") == 1
+    )
