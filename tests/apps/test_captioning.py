@@ -246,16 +246,25 @@ def _repeated(texts, n):
     return sum(len(g) - len(set(g)) for g in grams)
 
 
-def test_repetition_control_reaches_generation_saving_and_the_export(trained, scenes, tmp_path):
+@pytest.fixture(scope="module")
+def brief(scenes):
+    """A captioner after one short epoch, kept from repeating itself (whose next choices then
+    include padding)."""
     images, captions = scenes
-    assert _repeated(trained.generate(images[:60]), 2) > 0  # the briefly trained captioner repeats itself
-    assert _repeated(trained.task.generate(images[:60], no_repeat_ngram_size=2), 2) == 0
-
     pipeline = CaptionPipeline(
         units=8, embedding_dim=4, image_size=SIZE, batch_size=32, max_len=12, no_repeat_ngram_size=2,
         repetition_penalty=1.5,
     )  # fmt: skip
     pipeline.fit(images[:64], captions[:64], epochs=1, verbose=0)
+    return pipeline
+
+
+def test_repetition_control_reaches_generation_saving_and_the_export(trained, brief, scenes, tmp_path):
+    images, _ = scenes
+    assert _repeated(trained.generate(images[:60]), 2) > 0  # the briefly trained captioner repeats itself
+    assert _repeated(trained.task.generate(images[:60], no_repeat_ngram_size=2), 2) == 0
+
+    pipeline = brief  # no_repeat_ngram_size=2, repetition_penalty=1.5
     loaded = CaptionPipeline.load(pipeline.save(tmp_path / "saved"))
     assert loaded.get_config() == pipeline.get_config()
     encoded = [tf.io.encode_png(image).numpy() for image in images[:8]]
@@ -263,16 +272,6 @@ def test_repetition_control_reaches_generation_saving_and_the_export(trained, sc
     assert served["serve"] == pipeline.generate(encoded) == loaded.generate(encoded)
     assert served["generate_beam"] == pipeline.generate(encoded, method="beam")
     assert all(_repeated(served[name], 2) == 0 for name in ("serve", "generate", "generate_beam"))
-
-
-@pytest.fixture(scope="module")
-def brief(scenes):
-    """A captioner after one short epoch: kept from repeating itself, its next choices
-    include padding."""
-    images, captions = scenes
-    pipeline = CaptionPipeline(units=8, embedding_dim=4, image_size=SIZE, batch_size=32, max_len=12)
-    pipeline.fit(images[:64], captions[:64], epochs=1, verbose=0)
-    return pipeline
 
 
 @pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
