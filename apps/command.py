@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .base import is_chief
+from .checks import check_choice
 
 __all__ = [
     "RECURRENT",
@@ -184,9 +185,7 @@ def make_strategy(name):
     "multi-worker" reads the cluster and this worker's task from `TF_CONFIG`, and must be
     created before TensorFlow runs anything else in the process.
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"Argument `--strategy` must be one of {', '.join(STRATEGIES)}. Received: {name!r}")
-    if name == "none":
+    if check_choice("strategy", name, STRATEGIES) == "none":
         return None
     import tensorflow as tf
 
