@@ -192,6 +192,10 @@ class Pipeline:
         """Extra keyword arguments of `model.fit` (e.g. `class_weight`)."""
         return {}
 
+    def fit_callbacks(self, validation, callbacks):
+        """Callbacks the task adds to the caller's `callbacks` (e.g. its model selection)."""
+        return []
+
     def plots(self, *data):
         """`{name: matplotlib.figure.Figure}` for a run folder; none by default."""
         return {}
@@ -268,6 +272,7 @@ class Pipeline:
             train_data = self.make_dataset(train, training=True)
             build_training_state(self.model, train_data.element_spec)  # one trace, not two
         callbacks = list(callbacks or [])
+        callbacks += self.fit_callbacks(validation, callbacks)
         epoch_log = None
         with contextlib.ExitStack() as stack:
             if backup_dir is not None:

@@ -21,7 +21,12 @@ class SentimentCommand(Command):
         "max_len": "tokens kept per tweet",
         "padding": "pre or post",
         "truncating": "pre or post",
+        "embeddings": "pre-trained word vectors: a GloVe / word2vec / fastText text-format file",
+        "freeze_embeddings": "keep the pre-trained vectors fixed",
+        "ngram_buckets": "hash buckets of the words' character n-grams (0: none)",
+        "patience": "epochs without a better validation macro-recall before training stops",
     }
+    types = {"embeddings": str}
     epochs = 8
 
     def add_data_arguments(self, parser):

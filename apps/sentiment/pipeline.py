@@ -1,6 +1,8 @@
 """`SentimentPipeline`: a tweet in, negative / neutral / positive out (many-to-one)."""
 
+import logging
 import numbers
+import os
 
 import keras
 import numpy as np
@@ -22,18 +24,35 @@ from sklearn.utils.class_weight import compute_class_weight
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline, compile_task
-from ..checks import check_bool, check_bptt_steps, check_choice, check_positive_int, check_texts
-from ..text import PADDING, TokenIds, normalize_tweets
+from ..checks import (
+    check_bool,
+    check_bptt_steps,
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_texts,
+)
+from ..text import PADDING, NgramEmbedding, TokenIds, check_word_vectors, normalize_tweets, word_vectors
 
-__all__ = ["SentimentPipeline"]
+__all__ = ["MacroRecall", "SentimentPipeline"]
+
+log = logging.getLogger(__name__)
+
+# `embeddings` given as vectors (not a file) in a saved config: the vectors are in the weights
+GIVEN_VECTORS = "<vectors given in Python>"
 
 
 class SentimentPipeline(Pipeline):
     """Tweet sentiment with an rnnkit recurrent cell.
 
     raw tweets -> `normalize_tweets` -> `TextVectorization` -> pad or truncate to `max_len`
-    -> `Embedding(mask_zero=True)` -> `SpatialDropout1D` -> `Recurrent(cell)` (x `layers`,
+    -> word vectors `Embedding(mask_zero=True)` (+ the mean of the word's character n-gram
+    vectors, `NgramEmbedding`) -> `SpatialDropout1D` -> `Recurrent(cell)` (x `layers`,
     optionally `Bidirectional`) -> `Dropout` -> `Dense(softmax)`.
+
+    With validation data, `fit` selects the epoch on TweetEval's metric: it keeps the weights
+    of the epoch with the best validation macro-recall (`MacroRecall`), and stops after
+    `patience` epochs without a better one.
 
     Args:
         cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied
@@ -41,7 +60,17 @@ class SentimentPipeline(Pipeline):
         units: state size of each recurrent layer (default 64).
         layers: number of stacked recurrent layers (default 1).
         bidirectional: read the tweet both ways (default True).
-        embedding_dim: size of the word vectors (default 64).
+        embedding_dim: size of the word vectors (default 100; with `embeddings`, theirs).
+        embeddings: None, or pre-trained word vectors for the vocabulary learnt from the
+            training texts: the path of a GloVe / word2vec / fastText text-format file, a
+            dict `{word: vector}` or a pair `(words, 2-D array)` (`rnnkit.apps.text.word_vectors`:
+            a word without a vector gets a random one). They are the embedding's initial
+            weights, and travel in the saved model and the export.
+        freeze_embeddings: keep the pre-trained vectors fixed in training (default False:
+            fine-tune them).
+        ngram_buckets: hash buckets of the words' character n-grams (3 to 5 characters,
+            `char_ngram_ids`), whose mean vector is added to each word's, so that unseen and
+            misspelt words have a vector too; 0 turns them off (default 50000).
         vocab_size: most frequent tokens kept, padding and out-of-vocabulary included
             (default 20000).
         max_len: tokens per tweet after padding or truncation (default 40).
@@ -52,6 +81,8 @@ class SentimentPipeline(Pipeline):
         dropout: dropout of word-vector channels, of the cell's inputs and before the
             classifier (default 0.2).
         class_weight: `"balanced"` to weight classes inversely to their frequency, or None.
+        patience: with validation data, the epochs without a better validation macro-recall
+            after which training stops (default 2); the best epoch's weights are kept.
         batch_size: training batch size (default 64).
         learning_rate: Adam's learning rate (default 2e-3).
         seed: seed of the weights, dropout and shuffling (default 0).
@@ -72,7 +103,10 @@ class SentimentPipeline(Pipeline):
         units=64,
         layers=1,
         bidirectional=True,
-        embedding_dim=64,
+        embedding_dim=None,
+        embeddings=None,
+        freeze_embeddings=False,
+        ngram_buckets=50000,
         vocab_size=20000,
         max_len=40,
         padding="pre",
@@ -80,6 +114,7 @@ class SentimentPipeline(Pipeline):
         bptt_steps=None,
         dropout=0.2,
         class_weight="balanced",
+        patience=2,
         batch_size=64,
         learning_rate=2e-3,
         seed=0,
@@ -87,7 +122,12 @@ class SentimentPipeline(Pipeline):
         super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
         self.layers = check_positive_int("layers", layers)
         self.bidirectional = check_bool("bidirectional", bidirectional)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        if embedding_dim is not None:
+            embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.embedding_dim = embedding_dim
+        self.embeddings = embeddings if embeddings == GIVEN_VECTORS else check_word_vectors(embeddings)
+        self.freeze_embeddings = check_bool("freeze_embeddings", freeze_embeddings)
+        self.ngram_buckets = check_int("ngram_buckets", ngram_buckets)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         if self.vocab_size < 2:  # TextVectorization keeps padding and [UNK] at least
             raise ValueError(f"Argument `vocab_size` must be at least 2. Received: vocab_size={vocab_size!r}")
@@ -96,8 +136,16 @@ class SentimentPipeline(Pipeline):
         self.truncating = check_choice("truncating", truncating, PADDING)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.max_len, "max_len")
         self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
+        self.patience = check_int("patience", patience)
+        self._vectors = None  # the pre-trained vectors of the vocabulary, while fitting
         self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
         self._baseline = None
+
+    def get_config(self):
+        config = super().get_config()
+        if isinstance(self.embeddings, dict):  # the vectors are the saved weights, not config
+            config["embeddings"] = GIVEN_VECTORS
+        return config
 
     # Preprocessing -----------------------------------------------------------------------
 
@@ -142,6 +190,13 @@ class SentimentPipeline(Pipeline):
         classes = sorted(set(labels), key=str)
         if len(classes) < 2:
             raise ValueError(f"Argument `labels` holds a single class {classes}: at least two are needed.")
+        if self.embeddings == GIVEN_VECTORS:
+            raise ValueError(
+                "Argument `embeddings`: this pipeline's vectors were given in Python and its saved "
+                "config does not hold them; pass embeddings= again to train it anew."
+            )
+        if isinstance(self.embeddings, str) and not os.path.isfile(self.embeddings):
+            raise ValueError(f"Argument `embeddings`: {self.embeddings!r} is no file of word vectors.")
         self.state = {"labels": classes}
         self.preprocessor = TokenIds(
             self.vocab_size,
@@ -149,9 +204,20 @@ class SentimentPipeline(Pipeline):
             self.padding,
             self.truncating,
             standardize=normalize_tweets,
+            ngram_buckets=self.ngram_buckets,
             name="tweet_ids",
         )
         self.preprocessor.adapt(texts)
+        self._vectors = None
+        if self.embeddings is not None:
+            vocabulary = self.preprocessor.get_vocabulary()
+            self._vectors, found = word_vectors(self.embeddings, vocabulary, seed=self.seed)
+            if self.embedding_dim not in (None, self._vectors.shape[1]):
+                raise ValueError(
+                    f"Argument `embedding_dim` is {self.embedding_dim}, but the vectors of `embeddings` "
+                    f"have {self._vectors.shape[1]} numbers; leave embedding_dim out to use theirs."
+                )
+            log.info("Pre-trained vectors for %d of %d words of the vocabulary.", found, len(vocabulary) - 2)
         self._train, self._baseline = train, None
 
     def make_dataset(self, data, training=False):
@@ -168,6 +234,17 @@ class SentimentPipeline(Pipeline):
         dataset = dataset.batch(self.batch_size)
         return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
+    def fit_callbacks(self, validation, callbacks):
+        """Selection on TweetEval's metric: with validation data (and no `EarlyStopping` of the
+        caller's), the best epoch by validation macro-recall is kept."""
+        if validation is None or any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks):
+            return []
+        return [
+            keras.callbacks.EarlyStopping(
+                monitor="val_macro_recall", mode="max", patience=self.patience, restore_best_weights=True
+            )
+        ]
+
     def fit_options(self, train):
         if self.class_weight is None:
             return {}
@@ -178,11 +255,32 @@ class SentimentPipeline(Pipeline):
 
     # Model -------------------------------------------------------------------------------
 
+    @property
+    def vector_size(self):
+        """The size of the word vectors: `embedding_dim`, else the pre-trained vectors', else 100."""
+        if self.embedding_dim is not None:
+            return self.embedding_dim
+        vectors = getattr(self, "_vectors", None)
+        return 100 if vectors is None else vectors.shape[1]
+
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
         ids = keras.Input((self.max_len,), dtype="int64", name="token_ids")
         vocabulary = self.preprocessor.vocabulary_size()
-        h = keras.layers.Embedding(vocabulary, self.embedding_dim, mask_zero=True)(ids)
+        trainable = not self.freeze_embeddings
+        words = keras.layers.Embedding(
+            vocabulary, self.vector_size, mask_zero=True, trainable=trainable, name="word_vectors"
+        )
+        h = words(ids)
+        if self._vectors is not None:
+            words.set_weights([self._vectors])  # set, not an initializer: the config stays small
+        inputs = ids
+        if self.ngram_buckets:
+            shape = (self.max_len, self.preprocessor.max_ngrams)
+            ngrams = keras.Input(shape, dtype="int64", name="ngram_ids")
+            subwords = NgramEmbedding(self.ngram_buckets, self.vector_size, name="ngram_vectors")(ngrams)
+            h = keras.layers.Add()([h, subwords])  # v(w) + mean of w's n-gram vectors
+            inputs = {"token_ids": ids, "ngram_ids": ngrams}
         h = keras.layers.SpatialDropout1D(self.dropout)(h)  # drops whole word-vector channels
         for i in range(self.layers):
             recurrent = Recurrent(
@@ -193,9 +291,12 @@ class SentimentPipeline(Pipeline):
             h = keras.layers.Bidirectional(recurrent)(h) if self.bidirectional else recurrent(h)
         h = keras.layers.Dropout(self.dropout)(h)
         probabilities = keras.layers.Dense(len(self.labels), activation="softmax", name="sentiment")(h)
-        model = keras.Model(ids, probabilities, name="sentiment")
+        model = keras.Model(inputs, probabilities, name="sentiment")
         return compile_task(
-            model, self.learning_rate, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+            model,
+            self.learning_rate,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy", MacroRecall(len(self.labels))],
         )
 
     # Task verbs --------------------------------------------------------------------------
@@ -259,6 +360,55 @@ class SentimentPipeline(Pipeline):
             return {"label": label, "probabilities": probabilities}
 
         return serve, [tf.TensorSpec([None], tf.string, name="texts")]
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class MacroRecall(keras.metrics.Metric):
+    """Macro-averaged recall, TweetEval's metric, over the batches seen:
+
+        macro-recall = (1 / C) sum_c  N[c, c] / sum_k N[c, k]
+
+    where `N[c, k]` counts (weighted) examples of class `c` predicted as `k`, the prediction
+    being the most probable class. A class with no example counts 0 (scikit-learn's
+    `recall_score(average="macro", zero_division=0)` over all `C` labels). Per-class weights
+    (`class_weight`) leave it unchanged: they scale a row of `N` and its diagonal alike.
+
+    Args:
+        num_classes: `C`.
+
+    Example:
+
+    >>> metric = MacroRecall(3)
+    >>> metric.update_state([0, 0, 1, 2], [[0.9, 0.1, 0], [0.2, 0.8, 0], [0, 1, 0], [0, 0, 1]])
+    >>> round(float(metric.result()), 4)  # (1/2 + 1 + 1) / 3
+    0.8333
+    """
+
+    def __init__(self, num_classes, name="macro_recall", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = num_classes
+        self.confusion = self.add_variable(
+            shape=(num_classes, num_classes), initializer="zeros", name="confusion", aggregation="sum"
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        true = keras.ops.one_hot(keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,)), self.num_classes)
+        predicted = keras.ops.one_hot(keras.ops.argmax(y_pred, axis=-1), self.num_classes)
+        predicted = keras.ops.reshape(predicted, (-1, self.num_classes))
+        if sample_weight is not None:
+            true = true * keras.ops.reshape(keras.ops.cast(sample_weight, true.dtype), (-1, 1))
+        self.confusion.assign_add(keras.ops.matmul(keras.ops.transpose(true), predicted))  # N += T^T P
+
+    def result(self):
+        hits = keras.ops.diagonal(self.confusion)
+        support = keras.ops.sum(self.confusion, axis=1)
+        return keras.ops.mean(keras.ops.divide_no_nan(hits, support))
+
+    def reset_state(self):
+        self.confusion.assign(keras.ops.zeros_like(self.confusion))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
 
 
 def _strings(values):

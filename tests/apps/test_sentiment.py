@@ -65,8 +65,10 @@ def test_empty_and_huge_texts_get_predictions(trained):
 def test_padding_and_truncating_reach_the_model(padding, truncating):
     pipeline = SentimentPipeline(**{**SMALL, "max_len": 3}, padding=padding, truncating=truncating)
     pipeline.fit(TEXTS, LABELS, epochs=1, verbose=0)
-    ids = pipeline.preprocessor(tf.constant(["great stuff", "so good it starts at 8"])).numpy()
-    assert ids.shape == (2, 3)
+    inputs = pipeline.preprocessor(tf.constant(["great stuff", "so good it starts at 8"]))
+    ids, ngrams = inputs["token_ids"].numpy(), inputs["ngram_ids"].numpy()
+    assert ids.shape == (2, 3) and ngrams.shape == (2, 3, pipeline.preprocessor.max_ngrams)
+    np.testing.assert_array_equal(ngrams.max(axis=-1) > 0, ids > 0)  # n-grams where the words are
     short, long = ids
     assert (short[0] == 0) == (padding == "pre") and (short[-1] == 0) == (padding == "post")
     vocabulary = pipeline.preprocessor.get_vocabulary()
@@ -229,8 +231,11 @@ def test_bad_hyper_parameters(kwargs, argument):
 
 def test_make_dataset_gives_model_ready_batches(trained):
     pipeline, test = trained
-    ids, labels = next(iter(pipeline.make_dataset((list(test.text[:5]), list(test.label[:5])))))
+    inputs, labels = next(iter(pipeline.make_dataset((list(test.text[:5]), list(test.label[:5])))))
+    ids, ngrams = inputs["token_ids"], inputs["ngram_ids"]
     assert ids.shape == (5, pipeline.max_len) and ids.dtype == tf.int64
+    assert ngrams.shape == (5, pipeline.max_len, pipeline.preprocessor.max_ngrams)
+    assert ngrams.dtype == tf.int64
     assert [pipeline.labels[i] for i in labels.numpy()] == list(test.label[:5])
     unlabeled = next(iter(pipeline.make_dataset(list(test.text[:3]))))
-    assert unlabeled.shape == (3, pipeline.max_len)
+    assert unlabeled["token_ids"].shape == (3, pipeline.max_len)

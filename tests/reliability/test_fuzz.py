@@ -57,9 +57,11 @@ def test_normalisation_gives_utf8_tokens_for_any_text(texts):
 @example(texts=["", "\U0001f60a", "\u200b\u202e", HUGE])
 def test_sentiment_gives_probabilities_for_any_text(sentiment_run, served, texts):
     pipeline = sentiment_run.pipeline
-    ids = pipeline.preprocessor(tf.constant(texts)).numpy()
+    inputs = pipeline.preprocessor(tf.constant(texts))
+    ids, ngrams = inputs["token_ids"].numpy(), inputs["ngram_ids"].numpy()
     assert ids.shape == (len(texts), pipeline.max_len)
     assert ids.min() >= 0 and ids.max() < pipeline.preprocessor.vocabulary_size()
+    assert ngrams.min() >= 0 and ngrams.max() <= pipeline.ngram_buckets
     python = pipeline.predict_proba(texts).to_numpy()
     assert_probabilities(python, len(texts), len(pipeline.labels))
     graph = served.serve(tf.constant(texts))
