@@ -1,9 +1,11 @@
 """`rnnkit sentiment train|evaluate|predict|export` on a small CSV."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from rnnkit.apps.cli import main
+from rnnkit.apps.sentiment import SentimentPipeline
 
 SMALL = ["--units", "8", "--max-len", "10", "--epochs", "1", "--quiet"]
 
@@ -37,6 +39,20 @@ def test_train_evaluate_predict_export(csv, tmp_path, capsys):
     assert main(["sentiment", "export", "--run", str(out), "--overwrite"]) == 0
 
 
+def test_train_with_pretrained_vectors(csv, tmp_path):
+    vectors = tmp_path / "vectors.vec"  # fastText's .vec: a header line, then word and numbers
+    vectors.write_text("2 3\ngood 0.5 -1 2\nawful -2 0.25 1\n", encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["--data", str(csv), "--text-col", "tweet", "--label-col", "sentiment", "--out", str(out)]
+    extra = ["--embeddings", str(vectors), "--freeze-embeddings", "--ngram-buckets", "0"]
+    assert main(["sentiment", "train", *args, *SMALL, *extra]) == 0
+    pipeline = SentimentPipeline.load(out / "pipeline")
+    vocabulary = pipeline.preprocessor.get_vocabulary()
+    table = pipeline.model.get_layer("word_vectors").get_weights()[0]
+    np.testing.assert_array_equal(table[vocabulary.index("good")], [0.5, -1, 2])
+    np.testing.assert_array_equal(table[vocabulary.index("awful")], [-2, 0.25, 1])
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -45,6 +61,7 @@ def test_train_evaluate_predict_export(csv, tmp_path, capsys):
         (["--cell", "transformer"], "cell"),
         (["--padding", "middle"], "padding"),
         (["--val-split", "1.5"], "val-split"),
+        (["--embeddings", "no-such-vectors.txt"], "embeddings"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(csv, tmp_path, capsys, extra, message):
