@@ -192,10 +192,6 @@ class Pipeline:
         """Extra keyword arguments of `model.fit` (e.g. `class_weight`)."""
         return {}
 
-    def fit_callbacks(self, validation, callbacks):
-        """Callbacks the task adds to the caller's `callbacks` (e.g. its model selection)."""
-        return []
-
     def plots(self, *data):
         """`{name: matplotlib.figure.Figure}` for a run folder; none by default."""
         return {}
@@ -208,6 +204,7 @@ class Pipeline:
         validation_data=None,
         epochs=10,
         callbacks=None,
+        patience=None,
         strategy=None,
         backup_dir=None,
         verbose="auto",
@@ -219,6 +216,13 @@ class Pipeline:
             validation_data: a tuple in the same form, or None.
             epochs: passes over the training data.
             callbacks: Keras callbacks, e.g. `keras.callbacks.EarlyStopping`.
+            patience: None (default: train every epoch at the set learning rate), or a positive
+                integer `n`, which needs `validation_data`: after every epoch whose validation
+                loss is no lower than the best so far the learning rate is halved
+                (`keras.callbacks.ReduceLROnPlateau`), and after `n` such epochs in a row
+                training stops and the best epoch's weights are restored
+                (`keras.callbacks.EarlyStopping`). A resumed run (`backup_dir`) counts from the
+                epoch it resumes at.
             strategy: a `tf.distribute.Strategy`: `MirroredStrategy` (the devices of one
                 machine) or `MultiWorkerMirroredStrategy` (several machines, `TF_CONFIG`). The
                 model is built in its scope; each batch of `batch_size` examples is split
@@ -254,6 +258,13 @@ class Pipeline:
         (2, False)
         """
         epochs = check_positive_int("epochs", epochs)
+        if patience is not None:
+            check_positive_int("patience", patience)
+            if validation_data is None:
+                raise ValueError(
+                    f"Argument `patience` needs `validation_data`: it watches the validation loss. "
+                    f"Received: patience={patience!r}, validation_data=None"
+                )
         train = self.check_data(*data, argument="data")
         self.learn_preprocessing(train)
         validation = None
@@ -271,8 +282,7 @@ class Pipeline:
             self.task = self.build_task()
             train_data = self.make_dataset(train, training=True)
             build_training_state(self.model, train_data.element_spec)  # one trace, not two
-        callbacks = list(callbacks or [])
-        callbacks += self.fit_callbacks(validation, callbacks)
+        callbacks = list(callbacks or []) + ([] if patience is None else _plateau_callbacks(patience))
         epoch_log = None
         with contextlib.ExitStack() as stack:
             if backup_dir is not None:
@@ -511,6 +521,15 @@ class Pipeline:
         self.export(out / "saved_model", overwrite=overwrite)
         for name, write in files.items():
             write_atomically(out / name, write, overwrite, argument="out")
+
+
+def _plateau_callbacks(patience):
+    """`fit(patience=n)`'s schedule: halve the learning rate after each epoch whose validation
+    loss does not improve on the best, stop after `n` of them in a row with the best weights."""
+    return [
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=0),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+    ]
 
 
 class _EpochLog(keras.callbacks.Callback):

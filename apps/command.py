@@ -54,6 +54,7 @@ class Command:
     types = {}  # a type for a hyper-parameter whose default is None
     evaluate_verb, predict_verb = "evaluate", "predict"
     epochs = 10
+    patience = 0  # --patience: fit's `patience` when there is a validation split (0: none)
     val_split = (0.1, "fraction held out when --data has no validation split")
     metrics = ()  # the numbers `summary` shows
     outputs = None  # the metrics' key of per-example outputs (translations), kept out of metrics.json
@@ -63,7 +64,15 @@ class Command:
         parser.add_argument("verb", choices=["train", self.evaluate_verb, self.predict_verb, "export"])
         self.add_data_arguments(parser)
         add_pipeline_arguments(parser, self.pipeline, self.hyper_parameters, self.types)
-        parser.add_argument("--epochs", type=int, default=self.epochs)
+        parser.add_argument("--epochs", type=int, default=self.epochs, help="the most epochs to train")
+        parser.add_argument(
+            "--patience",
+            type=int,
+            default=self.patience,
+            help="with a validation split: halve the learning rate after each epoch without a lower "
+            "validation loss, stop after this many in a row, keep the best epoch (0: off; "
+            f"default {self.patience})",
+        )
         parser.add_argument("--val-split", type=float, default=self.val_split[0], help=self.val_split[1])
         default = self.folder
         parser.add_argument("--out", help=f"train: the run folder to write (default {default})")
@@ -110,7 +119,9 @@ class Command:
         return pipeline.evaluate(*split), split
 
     def summary(self, metrics):
-        return pd.Series({name: metrics[name] for name in self.metrics}).round(4).to_string()
+        """The numbers of `metrics` named in `self.metrics` (those it has), one a line."""
+        shown = {name: metrics[name] for name in self.metrics if name in metrics}
+        return pd.Series(shown).round(4).to_string()
 
     def predict(self, pipeline, args):
         """The predict verb's output, as text."""
@@ -154,6 +165,8 @@ class Command:
         strategy = make_strategy(getattr(args, "strategy", "none"))  # before any TensorFlow work
         chief = is_chief(strategy)
         self.check_arguments(args)
+        if args.patience < 0:
+            raise ValueError(f"Argument `--patience` must be 0 (off) or more. Received: {args.patience}")
         pipeline = self.make_pipeline(args)
         if chief:  # the other workers of a cluster write nothing there
             pipeline.check_run_folder(out, args.overwrite)  # fail before reading or training
@@ -169,6 +182,7 @@ class Command:
                 *train,
                 validation_data=validation,
                 epochs=args.epochs,
+                patience=(args.patience or None) if validation is not None else None,
                 verbose=verbose,
                 strategy=strategy,
                 backup_dir=backup,

@@ -24,7 +24,6 @@ class SentimentCommand(Command):
         "embeddings": "pre-trained word vectors: a GloVe / word2vec / fastText text-format file",
         "freeze_embeddings": "keep the pre-trained vectors fixed",
         "ngram_buckets": "hash buckets of the words' character n-grams (0: none)",
-        "patience": "epochs without a better validation macro-recall before training stops",
     }
     types = {"embeddings": str}
     epochs = 8

@@ -68,3 +68,12 @@ def test_holdout_is_stratified_where_the_classes_allow():
     assert len(holdout(10, 0.0)[1]) == 0
     with pytest.raises(ValueError, match="`--val-split`"):
         holdout(10, 1.0)
+
+
+def test_patience_defaults_per_task_and_a_negative_one_is_refused(tmp_path, capsys):
+    from rnnkit.apps.cli import main
+
+    patience = {task: build_parser().parse_args([task, "train"]).patience for task in TASKS}
+    assert patience == {"sentiment": 0, "forecast": 0, "translate": 0, "caption": 0, "lm": 0}
+    assert main(["sentiment", "train", "--patience", "-1", "--out", str(tmp_path / "run")]) == 2
+    assert "`--patience`" in capsys.readouterr().err
