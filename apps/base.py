@@ -105,7 +105,9 @@ class Pipeline:
     # The layout `save` writes. 1: the network alone in model.keras, its preprocessing as
     # JSON beside it; 2: the task (network and preprocessing) in model.keras.
     format_version = 2
-    serve_aliases = ()  # documented other names of the export's `serve` endpoint
+    serve_aliases = ()
+    # what `fit(patience=)` selects the epoch on: a log of `model.fit` and "min" or "max"
+    monitor = ("val_loss", "min")  # documented other names of the export's `serve` endpoint
 
     def __init__(self, cell, units, dropout, batch_size, learning_rate, seed):
         """Checks and keeps the hyper-parameters every pipeline has; the rest are the task's."""
@@ -218,7 +220,8 @@ class Pipeline:
             callbacks: Keras callbacks, e.g. `keras.callbacks.EarlyStopping`.
             patience: None (default: train every epoch at the set learning rate), or a positive
                 integer `n`, which needs `validation_data`: after every epoch whose validation
-                loss is no lower than the best so far the learning rate is halved
+                score (the task's `monitor`: the loss, or sentiment's macro-recall) is no better
+                than the best so far the learning rate is halved
                 (`keras.callbacks.ReduceLROnPlateau`), and after `n` such epochs in a row
                 training stops and the best epoch's weights are restored
                 (`keras.callbacks.EarlyStopping`). A resumed run (`backup_dir`) counts from the
@@ -262,7 +265,7 @@ class Pipeline:
             check_positive_int("patience", patience)
             if validation_data is None:
                 raise ValueError(
-                    f"Argument `patience` needs `validation_data`: it watches the validation loss. "
+                    f"Argument `patience` needs `validation_data`: it watches {self.monitor[0]}. "
                     f"Received: patience={patience!r}, validation_data=None"
                 )
         train = self.check_data(*data, argument="data")
@@ -282,7 +285,9 @@ class Pipeline:
             self.task = self.build_task()
             train_data = self.make_dataset(train, training=True)
             build_training_state(self.model, train_data.element_spec)  # one trace, not two
-        callbacks = list(callbacks or []) + ([] if patience is None else _plateau_callbacks(patience))
+        callbacks = list(callbacks or []) + (
+            [] if patience is None else _plateau_callbacks(patience, *self.monitor)
+        )
         epoch_log = None
         with contextlib.ExitStack() as stack:
             if backup_dir is not None:
@@ -523,12 +528,14 @@ class Pipeline:
             write_atomically(out / name, write, overwrite, argument="out")
 
 
-def _plateau_callbacks(patience):
-    """`fit(patience=n)`'s schedule: halve the learning rate after each epoch whose validation
-    loss does not improve on the best, stop after `n` of them in a row with the best weights."""
+def _plateau_callbacks(patience, monitor, mode):
+    """`fit(patience=n)`'s schedule: halve the learning rate after each epoch whose `monitor`
+    does not improve on the best, stop after `n` of them in a row with the best weights."""
     return [
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=0),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1, min_delta=0),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
+        ),
     ]
 
 

@@ -69,8 +69,8 @@ class Command:
             "--patience",
             type=int,
             default=self.patience,
-            help="with a validation split: halve the learning rate after each epoch without a lower "
-            "validation loss, stop after this many in a row, keep the best epoch (0: off; "
+            help=f"with a validation split: halve the learning rate after each epoch without a better "
+            f"{self.pipeline.monitor[0]}, stop after this many in a row, keep the best epoch (0: off; "
             f"default {self.patience})",
         )
         parser.add_argument("--val-split", type=float, default=self.val_split[0], help=self.val_split[1])

@@ -27,6 +27,7 @@ class SentimentCommand(Command):
     }
     types = {"embeddings": str}
     epochs = 8
+    patience = 2  # the epoch of the best validation macro-recall
 
     def add_data_arguments(self, parser):
         parser.add_argument(

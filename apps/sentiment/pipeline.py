@@ -50,9 +50,10 @@ class SentimentPipeline(Pipeline):
     vectors, `NgramEmbedding`) -> `SpatialDropout1D` -> `Recurrent(cell)` (x `layers`,
     optionally `Bidirectional`) -> `Dropout` -> `Dense(softmax)`.
 
-    With validation data, `fit` selects the epoch on TweetEval's metric: it keeps the weights
-    of the epoch with the best validation macro-recall (`MacroRecall`), and stops after
-    `patience` epochs without a better one.
+    `fit(..., validation_data=..., patience=n)` selects the epoch on TweetEval's metric: it
+    keeps the weights of the epoch with the best validation macro-recall (`MacroRecall`,
+    logged as `val_macro_recall`), halving the learning rate after an epoch without a better
+    one and stopping after `n` in a row (`rnnkit sentiment train`: `--patience 2`).
 
     Args:
         cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied
@@ -81,8 +82,6 @@ class SentimentPipeline(Pipeline):
         dropout: dropout of word-vector channels, of the cell's inputs and before the
             classifier (default 0.2).
         class_weight: `"balanced"` to weight classes inversely to their frequency, or None.
-        patience: with validation data, the epochs without a better validation macro-recall
-            after which training stops (default 2); the best epoch's weights are kept.
         batch_size: training batch size (default 64).
         learning_rate: Adam's learning rate (default 2e-3).
         seed: seed of the weights, dropout and shuffling (default 0).
@@ -95,6 +94,8 @@ class SentimentPipeline(Pipeline):
     >>> pipeline.predict(["good"])[0] in {"positive", "negative", "neutral"}
     True
     """
+
+    monitor = ("val_macro_recall", "max")  # fit(patience=) selects on TweetEval's metric
 
     def __init__(
         self,
@@ -114,7 +115,6 @@ class SentimentPipeline(Pipeline):
         bptt_steps=None,
         dropout=0.2,
         class_weight="balanced",
-        patience=2,
         batch_size=64,
         learning_rate=2e-3,
         seed=0,
@@ -136,7 +136,6 @@ class SentimentPipeline(Pipeline):
         self.truncating = check_choice("truncating", truncating, PADDING)
         self.bptt_steps = check_bptt_steps(bptt_steps, self.max_len, "max_len")
         self.class_weight = check_choice("class_weight", class_weight, ["balanced", None])
-        self.patience = check_int("patience", patience)
         self._vectors = None  # the pre-trained vectors of the vocabulary, while fitting
         self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
         self._baseline = None
@@ -233,17 +232,6 @@ class SentimentPipeline(Pipeline):
             dataset = dataset.shuffle(len(texts), seed=self.seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(self.batch_size)
         return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-    def fit_callbacks(self, validation, callbacks):
-        """Selection on TweetEval's metric: with validation data (and no `EarlyStopping` of the
-        caller's), the best epoch by validation macro-recall is kept."""
-        if validation is None or any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks):
-            return []
-        return [
-            keras.callbacks.EarlyStopping(
-                monitor="val_macro_recall", mode="max", patience=self.patience, restore_best_weights=True
-            )
-        ]
 
     def fit_options(self, train):
         if self.class_weight is None:
