@@ -32,6 +32,8 @@ class LanguageModelCommand(Command):
         "token_accuracy",
         "tokens",
         "unigram_perplexity",
+        "unigram_bits_per_token",
+        "ngram_bits_per_token",
     )
 
     def add_data_arguments(self, parser):
@@ -68,6 +70,10 @@ class LanguageModelCommand(Command):
             n_val = round(val_split * len(documents))
             splits = (documents[:-n_val], documents[-n_val:], None) if n_val else (documents, None, None)
         return tuple(None if split is None else (split,) for split in splits)
+
+    def score(self, pipeline, split, args):
+        """`train` scores the Kneser-Ney n-gram baseline too (it counts the training text)."""
+        return pipeline.evaluate(*split, baseline=args.verb == "train"), split
 
     def predict(self, pipeline, args):
         prompts = args.prompt or [""]

@@ -20,8 +20,11 @@ from ..generation import (
     compile_generator,
 )
 from .model import LEVELS, LanguageModel, TokenLookup, tokenize
+from .ngram import KneserNey
 
-__all__ = ["LEVELS", "LanguageModelPipeline"]
+__all__ = ["LEVELS", "NGRAM_ORDER", "LanguageModelPipeline"]
+
+NGRAM_ORDER = {"char": 5, "word": 3}  # the n of evaluate(baseline=True)'s Kneser-Ney n-gram model
 
 
 class LanguageModelPipeline(Pipeline):
@@ -109,6 +112,8 @@ class LanguageModelPipeline(Pipeline):
         self.no_repeat_ngram_size, self.repetition_penalty = check_repetition(
             no_repeat_ngram_size, repetition_penalty
         )
+        self._train = None  # kept in memory (not saved) for evaluate(baseline=True)
+        self._baseline = None
 
     # Preprocessing -------------------------------------------------------------------------
 
@@ -148,6 +153,7 @@ class LanguageModelPipeline(Pipeline):
         self.preprocessor = TokenLookup(vocabulary, self.level, self.lowercase, name="tokens")
         # the training count of every id, for the unigram baseline
         self.state = {"counts": np.bincount(self.stream(documents), minlength=len(self.tokens)).tolist()}
+        self._train, self._baseline = list(documents), None
 
     def make_dataset(self, data, training=False):
         """Batches of `(ids, next ids, weights)`, windows of `seq_len` cut from the stream.
@@ -254,11 +260,16 @@ class LanguageModelPipeline(Pipeline):
     def _read_log_likelihood(self, texts):
         return self.extra_endpoints()["log_likelihood"][0](texts)
 
-    def evaluate(self, texts):
+    def evaluate(self, texts, baseline=False):
         """Perplexity of held-out documents, against a unigram model of the training text.
 
         Returns `{"perplexity", "cross_entropy" (nats per token), "bits_per_token",
-        "token_accuracy", "tokens" (scored), "unigram_perplexity"}`.
+        "token_accuracy", "tokens" (scored), "unigram_perplexity", "unigram_bits_per_token"}`.
+        With `baseline=True`, also `"ngram_perplexity"` and `"ngram_bits_per_token"`: those of
+        an interpolated Kneser-Ney n-gram model (`KneserNey`, n = `NGRAM_ORDER[level]`: 5 for
+        characters, 3 for words) counted on the training text, scored on the same tokens,
+        each read after the same text before it (the n - 1 tokens before it, `[end]` before
+        the first document).
         """
         self._check_fitted("evaluate")
         documents = self.check_data(texts, argument="texts")
@@ -268,14 +279,35 @@ class LanguageModelPipeline(Pipeline):
         unigram = np.log(np.asarray(self.state["counts"], np.float64) + 1.0)  # add-one smoothing
         unigram -= np.log(np.exp(unigram).sum())
         cross_entropy = math.log(float(scores["perplexity"]))
-        return {
+        metrics = {
             "perplexity": float(scores["perplexity"]),
             "cross_entropy": cross_entropy,
             "bits_per_token": cross_entropy / math.log(2.0),
             "token_accuracy": float(scores["token_accuracy"]),
             "tokens": int(targets.size),
             "unigram_perplexity": float(np.exp(-unigram[targets].mean())),
+            "unigram_bits_per_token": float(-unigram[targets].mean() / math.log(2.0)),
         }
+        if baseline:
+            ngram = self._ngram()
+            # the network scored stream[1 : 1 + tokens], in order (make_dataset)
+            stream = self.stream(documents)[: targets.size + 1]
+            log_p = ngram.log_probs(_after_end(stream, ngram.order))[1:]
+            metrics["ngram_perplexity"] = float(np.exp(-log_p.mean()))
+            metrics["ngram_bits_per_token"] = float(-log_p.mean() / math.log(2.0))
+        return metrics
+
+    def _ngram(self):
+        """The Kneser-Ney n-gram baseline, counted on the training text once."""
+        if self._train is None:
+            raise ValueError(
+                "Argument `baseline`: the n-gram baseline is counted on the training text, which a "
+                "loaded pipeline does not keep; call fit() in this session first."
+            )
+        if self._baseline is None:
+            model = KneserNey(NGRAM_ORDER[self.level], vocab_size=len(self.tokens))
+            self._baseline = model.fit(_after_end(self.stream(self._train), model.order))
+        return self._baseline
 
     # Export --------------------------------------------------------------------------------
 
@@ -288,3 +320,8 @@ class LanguageModelPipeline(Pipeline):
         texts = [tf.TensorSpec([None], tf.string, name="texts")]
         log_likelihood = lambda t: self.model.read(self.preprocessor(t))[2]  # noqa: E731
         return {"log_likelihood": (log_likelihood, texts)}
+
+
+def _after_end(stream, order):
+    """`stream` after `order - 1` `[end]` tokens: a document start, as the n-gram model reads it."""
+    return np.concatenate([np.full(order - 1, END_ID), stream])

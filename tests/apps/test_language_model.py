@@ -37,6 +37,14 @@ def test_learns_more_than_character_frequencies(trained, corpus):
     assert "val_perplexity" in trained.history.history
 
 
+def test_baseline_adds_a_kneser_ney_ngram_of_the_training_text(trained, corpus):
+    metrics = trained.evaluate(corpus[2], baseline=True)
+    assert metrics["ngram_bits_per_token"] < metrics["unigram_bits_per_token"]
+    assert np.isclose(metrics["ngram_bits_per_token"], np.log2(metrics["ngram_perplexity"]))
+    assert np.isclose(metrics["unigram_bits_per_token"], np.log2(metrics["unigram_perplexity"]))
+    assert "ngram_perplexity" not in trained.evaluate(corpus[2])
+
+
 def test_truncated_bptt_is_in_the_model(trained):
     recurrent = [layer for layer in trained.model.layers if isinstance(layer, Recurrent)]
     assert [layer.bptt_steps for layer in recurrent] == [12]
@@ -81,9 +89,11 @@ def test_unseen_characters_are_read_as_unknown(trained):
     assert ids[1] == 1 and ids[0] > 3
 
 
-def test_save_and_load_keep_the_model(trained, tmp_path):
+def test_save_and_load_keep_the_model(trained, corpus, tmp_path):
     trained.save(tmp_path / "pipeline")
     loaded = LanguageModelPipeline.load(tmp_path / "pipeline")
+    with pytest.raises(ValueError, match="`baseline`.*call fit"):  # the training text is not saved
+        loaded.evaluate(corpus[1], baseline=True)
     texts = ["Return the value.", "x"]
     np.testing.assert_allclose(loaded.log_likelihood(texts), trained.log_likelihood(texts), rtol=1e-6)
     assert loaded.generate("The ", length=20, seed=5) == trained.generate("The ", length=20, seed=5)
@@ -187,7 +197,7 @@ def test_lm_cli_train_generate_export(tmp_path, capsys):
     common = ["--out", out, "--quiet"]
     train = ["lm", "train", "--data", str(corpus_file), "--units", "8", "--seq-len", "16"]
     assert main([*train, "--bptt-steps", "4", "--epochs", "1", *common]) == 0
-    assert "perplexity" in capsys.readouterr().out
+    assert "ngram_bits_per_token" in capsys.readouterr().out  # train scores the n-gram baseline
     read = ["--run", out, "--quiet"]  # the other verbs read the run
     assert main(["lm", "generate", "--prompt", "Return ", "--length", "10", "--seed", "1", *read]) == 0
     assert capsys.readouterr().out.startswith("Return ")
