@@ -142,7 +142,7 @@ PARTS = {
         {},
         {"n": 600},
     ),
-    "caption": ("captioning", ["--units", "128", "--embedding-dim", "32"], {}, {"n": 400}),
+    "caption": ("captioning", ["--units", "128", "--embedding-dim", "32"], {"n": 3000}, {"n": 400}),
     "lm": (
         "language model",
         ["--units", "128", "--seq-len", "96", "--bptt-steps", "32", "--length", "120", "--epochs", "8"],

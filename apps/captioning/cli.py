@@ -23,7 +23,7 @@ class CaptionCommand(Command):
         **REPETITION,
     }
     predict_verb = "generate"
-    epochs = 20
+    epochs, patience = 30, 3  # up to 30 epochs; stops 3 epochs after the best validation loss
     val_split = (0.1, "share of --data's images held out")
     metrics = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "exact_match", "token_accuracy")
     outputs = "captions"

@@ -156,7 +156,7 @@ def generate_scenes(n=3000, image_size=64, seed=0):
     return images, captions
 
 
-def load_default(n=3000, image_size=64, seed=0, val_fraction=0.1, test_fraction=0.1):
+def load_default(n=8000, image_size=64, seed=0, val_fraction=0.1, test_fraction=0.1):
     """The embedded default data: `(train, validation, test)`, each `(images, captions)` of
     `generate_scenes(n, image_size, seed)`.
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from rnnkit.apps.captioning import Captioner, CaptionPipeline, generate_scenes, read_coco
-from rnnkit.apps.captioning.model import backbone
+from rnnkit.apps.captioning.model import standardize
 from rnnkit.apps.cli import main
 from rnnkit.apps.generation import END_ID, START_ID
 
@@ -95,19 +95,35 @@ def test_every_conditioning_and_features_encoder(conditioning, scenes):
     assert (model.step_features is not None) == (conditioning != "init_state")
 
 
-def test_backbone_loads_a_local_weights_file_only(tmp_path, scenes):
+def test_a_pretrained_backbone_from_a_local_file_serves_raw_images(tmp_path, scenes):
+    """The documented route to a pre-trained encoder: a keras.applications name and a local
+    weights file, frozen inside the task, so that the export takes image bytes."""
     images, captions = scenes
-    weights = tmp_path / "mobilenet.weights.h5"
-    backbone("MobileNetV2", SIZE).save_weights(weights)  # stands in for a downloaded file
+    weights = tmp_path / "mobilenet_v3_small.weights.h5"
+    network = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3), pooling="avg"
+    )
+    network.save_weights(weights)  # stands in for a file the user downloaded
     with pytest.raises(ValueError, match="backbone_weights"):
-        CaptionPipeline(encoder="MobileNetV2")
-    pipeline = CaptionPipeline(encoder="MobileNetV2", backbone_weights=weights, image_size=SIZE, units=8)
+        CaptionPipeline(encoder="MobileNetV3Small")
+    pipeline = CaptionPipeline(
+        encoder="MobileNetV3Small", backbone_weights=weights, image_size=SIZE, units=8, embedding_dim=8
+    )
     pipeline.fit(images[:16], captions[:16], epochs=1, verbose=0)
     assert not pipeline.model.encoder.trainable
-    expected = backbone("MobileNetV2", SIZE)
-    expected.load_weights(weights)
-    for a, b in zip(pipeline.model.encoder.weights, expected.weights, strict=True):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())  # frozen: training kept them
+    for a, b in zip(pipeline.model.encoder.weights, network.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # the file's weights, kept by training
+    saved = pipeline.save(tmp_path / "saved")
+    weights.unlink()  # the saved pipeline and the export carry the weights themselves
+    loaded = CaptionPipeline.load(saved)
+    for a, b in zip(loaded.model.encoder.weights, network.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    encoded = [tf.io.encode_png(image).numpy() for image in images[:2]]
+    reloaded = tf.saved_model.load(str(pipeline.export(tmp_path / "export")))
+    served = [text.decode() for text in reloaded.serve(tf.constant(encoded)).numpy()]
+    assert served == pipeline.generate(encoded)  # raw PNG bytes in, captions out
+    with pytest.raises(ValueError, match="backbone_weights.*no file"):
+        pipeline.clone().fit(images[:4], captions[:4], epochs=1, verbose=0)
 
 
 def test_save_load_generate_the_same(trained, scenes, tmp_path):
@@ -150,18 +166,30 @@ def test_export_captions_image_bytes_without_rnnkit(trained, scenes, tmp_path):
 
 @pytest.mark.skipif(not COCO.exists(), reason="../shared/data/coco_mini_captions is not on this machine")
 def test_real_coco_jpegs_train_generate_export(tmp_path):
+    """Briefly trained, a captioner of real photos writes captions that end and do not loop
+    (`no_repeat_ngram_size=3` by default): without it, this one writes `table . . . .` to max_len."""
     images, captions, names = read_coco(
         COCO / "captions_train2017_subset.json", COCO / "images", image_size=SIZE
     )
     pipeline = CaptionPipeline(units=16, embedding_dim=16, image_size=SIZE, max_len=20)
     history = pipeline.fit(images, captions, epochs=2, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    files = [str(COCO / "images" / name) for name in names[:3]]
+    files = [str(COCO / "images" / name) for name in names[:8]]
     generated = pipeline.generate(files)  # real JPEG files, resized in memory
-    assert all(isinstance(c, str) for c in generated)
     jpegs = [Path(f).read_bytes() for f in files]
     served = _export_and_serve(pipeline, jpegs, tmp_path)
     assert served["generate"] == pipeline.generate(jpegs) == generated
+    for name in ("serve", "generate_beam"):
+        words = [text.split(" ") for text in _words(served[name])]
+        assert all(0 < len(caption) < pipeline.max_len for caption in words), served[name]  # [end] came
+        assert _repeated(_words(served[name]), 3) == 0
+    unlimited = pipeline.task.generate(jpegs, no_repeat_ngram_size=0)
+    assert all(len(caption) == pipeline.max_len for caption in (t.split(" ") for t in _words(unlimited)))
+
+
+def _words(captions):
+    """Captions as the pipeline tokenises them: lower-cased, punctuation split off."""
+    return [text.decode() for text in standardize(tf.constant(captions)).numpy()]
 
 
 @pytest.mark.parametrize(
@@ -189,7 +217,7 @@ def test_bad_data_is_refused_before_training(scenes, call, match):
     [
         ({"conditioning": "input"}, "conditioning"),
         ({"encoder": "vit"}, "encoder"),
-        ({"backbone_weights": "/no/such.h5", "encoder": "MobileNetV2"}, "backbone_weights"),
+        ({"backbone_weights": "x.weights.h5"}, "backbone_weights"),  # encoder="cnn" reads none
         ({"cell": "cnn"}, "cell"),
         ({"image_size": 0}, "image_size"),
         ({"beam_width": 0}, "beam_width"),
@@ -261,8 +289,9 @@ def brief(scenes):
 
 def test_repetition_control_reaches_generation_saving_and_the_export(trained, brief, scenes, tmp_path):
     images, _ = scenes
-    assert _repeated(trained.generate(images[:60]), 2) > 0  # the briefly trained captioner repeats itself
+    assert _repeated(trained.task.generate(images[:60], no_repeat_ngram_size=0), 2) > 0  # it repeats itself
     assert _repeated(trained.task.generate(images[:60], no_repeat_ngram_size=2), 2) == 0
+    assert _repeated(trained.generate(images[:60]), 3) == 0  # by default, no_repeat_ngram_size=3
 
     pipeline = brief  # no_repeat_ngram_size=2, repetition_penalty=1.5
     loaded = CaptionPipeline.load(pipeline.save(tmp_path / "saved"))
