@@ -24,6 +24,7 @@ class LanguageModelCommand(Command):
     }
     types = {"top_k": int}
     predict_verb = "generate"
+    epochs, patience = 100, 3  # at most 100 epochs; stops 3 epochs after the best validation loss
     val_split = (0.1, "documents held out from --data")
     metrics = (
         "perplexity",
