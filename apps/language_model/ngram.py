@@ -42,7 +42,7 @@ class KneserNey:
     language modeling", Computer Speech & Language 13(4), 1999 (interpolated Kneser-Ney, 2.7).
     """
 
-    def __init__(self, order=5, vocab_size=None):
+    def __init__(self, order, vocab_size):
         self.order = check_positive_int("order", order)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.counts = None  # counts[k - 1]: {k-gram tuple: count}, raw at the top, continuation below
@@ -50,7 +50,12 @@ class KneserNey:
         self.discounts = None
 
     def fit(self, ids):
-        """Counts the n-grams of a sequence of ids (every n-gram that fits inside it); returns self."""
+        """Counts the n-grams of a sequence of ids (every n-gram that fits inside it); returns self.
+
+        The counts are Python dicts of tuples, so memory grows with the number of distinct
+        n-grams: a baseline for modest corpora (the embedded docstrings, 0.45 million
+        characters, give 165 thousand distinct n-grams of orders 1 to 5, about 40 MB).
+        """
         ids = [int(i) for i in ids]
         n = self.order
         top = collections.Counter(tuple(ids[i : i + n]) for i in range(len(ids) - n + 1))
