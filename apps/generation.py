@@ -6,8 +6,9 @@
   `target_out = w_1..w_n [end]`, trained with a cross-entropy masked to the real tokens;
 - one recurrent decoder interface (`RecurrentDecoder`: encode, decode_step, teacher forcing)
   and one task over it (`TextGenerator`): `rnnkit.layers.decoding` over `decode_step`, then
-  ids back to words (`IdsToText`), all graph code, so a loaded model or an export writes
-  sentences by itself.
+  ids back to text (the postprocessor's `detokenize`: `IdsToText` for words and characters,
+  `rnnkit.apps.subwords.WordPieceTokenizer` for subwords), all graph code, so a loaded
+  model or an export writes sentences by itself.
 """
 
 import keras
@@ -239,9 +240,16 @@ class IdsToText(keras.layers.Layer):
         self.built = True  # no weights of its own
 
     def call(self, ids, lengths):
+        return self.detokenize(ids, lengths)
+
+    def detokenize(self, ids, lengths):
+        """Strings `(B,)`: the first `lengths[b]` ids of row b, as text."""
         pieces = tf.RaggedTensor.from_tensor(self.tokens(ids), lengths=lengths)
         texts = tf.strings.reduce_join(pieces, axis=-1, separator=self.separator)
         return detokenize(texts) if self.separator == " " else texts
+
+    def vocabulary_size(self):
+        return self.tokens.vocabulary_size()
 
     def get_config(self):
         return {**super().get_config(), "vocabulary": self.vocabulary, "separator": self.separator}
@@ -250,14 +258,15 @@ class IdsToText(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="rnnkit")
 class TextGenerator(Task):
     """A generator's task: raw inputs -> preprocessor -> `network.encode` -> decoding with
-    `network.decode_step` -> `IdsToText` -> strings.
+    `network.decode_step` -> `postprocessor.detokenize` -> strings.
 
     `call` decodes with the task's own settings; `generate` takes others. Compiled decoding
     functions are cached here, one per setting, and only here.
 
     Args:
         preprocessor, network, postprocessor, metadata: as in `Task`; `network` is a
-            `RecurrentDecoder`, `postprocessor` an `IdsToText`.
+            `RecurrentDecoder`; `postprocessor` a layer with `detokenize(ids (B, T), lengths
+            (B,))` -> strings `(B,)` and `vocabulary_size()` (`IdsToText`, `WordPieceTokenizer`).
         method: `"greedy"`, `"beam"` or `"sample"`.
         max_length: most tokens written.
         beam_width, length_penalty: beam search's settings.
@@ -309,7 +318,7 @@ class TextGenerator(Task):
         settings = {**self.settings, **{k: v for k, v in settings.items() if v is not None}}
         method = settings["method"]
         start, state = self.network.encode(self.preprocessor(inputs))
-        ids = tf.range(self.postprocessor.tokens.vocabulary_size())
+        ids = tf.range(self.postprocessor.vocabulary_size())
         never = tf.reduce_any(
             ids[:, None] == (_NEVER_SAMPLED if method == "sample" else _NEVER_GENERATED), axis=1
         )
@@ -340,7 +349,7 @@ class TextGenerator(Task):
     def generate_graph(self, inputs, seed=None, **settings):
         """Raw inputs to strings `(B,)`, as graph code (an export's body)."""
         result = self.generate_ids(inputs, seed=seed, **settings)
-        texts = self.postprocessor(result["tokens"], result["lengths"])
+        texts = self.postprocessor.detokenize(result["tokens"], result["lengths"])
         if self.blank is None:
             return texts
         blank = tf.equal(tf.strings.length(tf.strings.strip(inputs)), 0)
