@@ -103,11 +103,13 @@ class Pipeline:
     """
 
     # The layout `save` writes. 1: the network alone in model.keras, its preprocessing as
-    # JSON beside it; 2: the task (network and preprocessing) in model.keras.
+    # JSON beside it; 2: the task (network and preprocessing) in model.keras. A task whose
+    # preprocessing changed its meaning since has a later version, and says what changed.
     format_version = 2
-    serve_aliases = ()
+    format_change = "since version 2 the preprocessing is inside model.keras"
+    serve_aliases = ()  # documented other names of the export's `serve` endpoint
     # what `fit(patience=)` selects the epoch on: a log of `model.fit` and "min" or "max"
-    monitor = ("val_loss", "min")  # documented other names of the export's `serve` endpoint
+    monitor = ("val_loss", "min")
 
     def __init__(self, cell, units, dropout, batch_size, learning_rate, seed):
         """Checks and keeps the hyper-parameters every pipeline has; the rest are the task's."""
@@ -421,9 +423,9 @@ class Pipeline:
         if version != saved_cls.format_version:
             raise ValueError(
                 f"Argument `path`: {str(path)!r} holds a {class_name} saved in rnnkit's format version "
-                f"{version}; this version of rnnkit reads version {saved_cls.format_version} (since "
-                "version 2 the preprocessing is inside model.keras). Train the pipeline again, or load "
-                "it with the rnnkit release that saved it."
+                f"{version}; this version of rnnkit reads version {saved_cls.format_version} "
+                f"({saved_cls.format_change}). Train the pipeline again, or load it with the rnnkit "
+                "release that saved it."
             )
         pipeline = saved_cls.from_config(config)
         task = keras.models.load_model(path / "model.keras", safe_mode=True)

@@ -74,7 +74,7 @@ def run_layer_test(make_layer, tmp_path, batch=3, time=5, features=4):
 
 
 SERVE = r"""
-import pickle, sys
+import importlib, pickle, sys
 sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on: the exports must stand alone
 try:
     import rnnkit  # noqa: F401
@@ -83,6 +83,8 @@ except ImportError:
     pass
 import numpy as np
 import tensorflow as tf
+for name in sys.argv[3:]:  # op libraries an export needs (tensorflow_text), imported before loading
+    importlib.import_module(name)
 assert not tf.config.list_logical_devices("GPU")
 
 
@@ -105,9 +107,11 @@ pickle.dump(results, open(sys.argv[2], "wb"))
 """
 
 
-def serve_all_without_rnnkit(calls, timeout=300):
+def serve_all_without_rnnkit(calls, timeout=300, imports=()):
     """Results of `(path, endpoint, inputs)` calls, each `endpoint(*inputs)` of the SavedModel at
-    `path`, made in one fresh CPU-only process in which `import rnnkit` fails.
+    `path`, made in one fresh CPU-only process in which `import rnnkit` fails and which imports
+    nothing but TensorFlow and the modules named in `imports` (e.g. `"tensorflow_text"`, whose
+    import registers the ops of a translation export).
 
     Inputs are NumPy arrays or (nested) lists; results come back as NumPy arrays, lists of str
     for strings, dicts of those for dict outputs, and `ValueError(message)` for a call that
@@ -120,7 +124,7 @@ def serve_all_without_rnnkit(calls, timeout=300):
         )
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
         completed = subprocess.run(
-            [sys.executable, "-c", SERVE, str(sent), str(received)],
+            [sys.executable, "-c", SERVE, str(sent), str(received), *imports],
             capture_output=True,
             text=True,
             env=env,

@@ -19,8 +19,8 @@ class TranslationCommand(Command):
     hyper_parameters = {
         **RECURRENT,
         "embedding_dim": None,
-        "max_source_len": "tokens kept per source sentence",
-        "max_target_len": "tokens kept per target sentence",
+        "max_source_len": "subword pieces kept per source sentence",
+        "max_target_len": "subword pieces kept per target sentence",
         **REPETITION,
     }
     predict_verb = "translate"
@@ -37,7 +37,7 @@ class TranslationCommand(Command):
             "--attention", default="additive", help="additive, dot or none (default additive)"
         )
         parser.add_argument(
-            "--max-len", type=int, help="tokens kept per sentence, both sides (sets both maxima)"
+            "--max-len", type=int, help="subword pieces kept per sentence, both sides (sets both maxima)"
         )
         parser.add_argument("--method", default="greedy", help="greedy or beam (evaluate, translate)")
         parser.add_argument("--text", action="append", help="a sentence to translate (repeatable)")

@@ -1,40 +1,29 @@
 """`Seq2Seq`, the encoder-decoder network behind `TranslationPipeline`, and its preprocessing."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from rnnkit.layers import Recurrent, clone_cell
 from rnnkit.layers.attention import AttentionCell
 
-from ..generation import (
-    END,
-    START,
-    START_ID,
-    RecurrentDecoder,
-    make_vectorizer,
-    split_punctuation,
-    target_ids,
-)
+from ..generation import START_ID, RecurrentDecoder, target_ids
+from ..subwords import WordPieceTokenizer
 
-__all__ = ["Seq2Seq", "TranslationPreprocessor", "standardize"]
-
-
-def standardize(texts, lowercase=False):
-    """Sentences `(batch,)` as whitespace-separated tokens: [lower-cased,] punctuation split off."""
-    texts = tf.strings.lower(texts, encoding="utf-8") if lowercase else texts
-    return split_punctuation(texts)
+__all__ = ["Seq2Seq", "TranslationPreprocessor"]
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
 class TranslationPreprocessor(keras.layers.Layer):
-    """Sentence pairs to ids, both sides `standardize`d and split on whitespace.
+    """Sentence pairs to WordPiece ids (`rnnkit.apps.subwords`), each side its own vocabulary.
 
         call(sources)    -> source ids `(B, S)`, zero-padded, at most `max_source_len` each
-        targets(targets) -> ragged `(target_in, target_out)`: `[start] w_1..w_n`, `w_1..w_n [end]`
+        targets(targets) -> ragged `(target_in, target_out)`: `[start] p_1..p_n`, `p_1..p_n [end]`
 
-    The vocabularies (without padding and `[UNK]`; the target's `[start]`, `[end]` are
-    added) are in the config.
+    Args:
+        source_vocabulary, target_vocabulary: the pieces by id (`learn_wordpieces`): both
+            begin with `[PAD]`, `[UNK]`, the target's then `[start]`, `[end]`. In the config.
+        max_source_len, max_target_len: pieces kept per sentence (`[end]` included).
+        lowercase: lower-case both sides first.
     """
 
     def __init__(
@@ -48,22 +37,19 @@ class TranslationPreprocessor(keras.layers.Layer):
             "max_target_len": max_target_len,
             "lowercase": lowercase,
         }
-        self.source = make_vectorizer(source_vocabulary, "source_vectorizer")
-        self.target = make_vectorizer(target_vocabulary, "target_vectorizer", reserved=(START, END))
+        self.source = WordPieceTokenizer(source_vocabulary, lowercase=lowercase, name="source_pieces")
+        self.target = WordPieceTokenizer(target_vocabulary, lowercase=lowercase, name="target_pieces")
         self.built = True  # no weights of its own
 
     def source_ids(self, texts):
         """Ragged source ids `(B, None)`, at most `max_source_len` each."""
-        ids = self.source(standardize(texts, self.config["lowercase"]))
-        return tf.cast(ids[:, : self.config["max_source_len"]], tf.int32)
+        return self.source(texts)[:, : self.config["max_source_len"]]
 
     def call(self, texts):
         return self.source_ids(texts).to_tensor()
 
     def targets(self, texts):
-        return target_ids(
-            self.target, standardize(texts, self.config["lowercase"]), self.config["max_target_len"]
-        )
+        return target_ids(self.target, texts, self.config["max_target_len"])
 
     def get_config(self):
         return {**super().get_config(), **self.config}

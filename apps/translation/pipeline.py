@@ -13,15 +13,16 @@ from rnnkit.layers.attention import SCORES
 from ..base import Pipeline
 from ..checks import check_bool, check_choice, check_non_negative, check_positive_int, check_texts
 from ..generation import (
-    IdsToText,
+    END,
+    START,
     TextGenerator,
-    adapt_words,
     check_decoding,
     check_repetition,
     compile_generator,
     teacher_forcing_batches,
 )
-from .model import Seq2Seq, TranslationPreprocessor, standardize
+from ..subwords import PADDING, UNKNOWN, WordPieceTokenizer, learn_wordpieces
+from .model import Seq2Seq, TranslationPreprocessor
 
 __all__ = ["TranslationPipeline", "attention_figure"]
 
@@ -31,27 +32,34 @@ METHODS = ("greedy", "beam")
 class TranslationPipeline(Pipeline):
     """Sequence-to-sequence translation with attention inside the decoder's step.
 
-    raw sentences -> `split_punctuation` -> `TextVectorization` (source; target with
-    `[start]`/`[end]`) -> `Seq2Seq`: embedding -> (bidirectional, stacked) rnnkit encoder
-    -> decoder `Recurrent(AttentionCell(cell))` trained by teacher forcing with a masked
-    cross-entropy -> greedy or beam-search decoding (`rnnkit.layers.decoding`) -> text.
+    raw sentences -> WordPiece subwords learnt from the training text, one vocabulary per
+    side (`rnnkit.apps.subwords`; the target's with `[start]`/`[end]`) -> `Seq2Seq`:
+    embedding -> (bidirectional, stacked) rnnkit encoder -> decoder
+    `Recurrent(AttentionCell(cell))` trained by teacher forcing with a masked cross-entropy
+    -> greedy or beam-search decoding (`rnnkit.layers.decoding`) -> pieces glued back into
+    words -> text. A rare or unseen word is spelt in pieces, so it is read and written
+    without `[UNK]` (only a word with a character never seen in training is `[UNK]`).
+    Tokenizing and detokenizing are TensorFlow Text ops, in the `.keras` file and in the
+    export: a process that loads the export runs `import tensorflow_text` first.
 
     Args:
         cell: `"rnn"`, `"lstm"`, `"gru"`, `"leaky"`, `"esn"`, or a cell instance (copied for
             every layer). Default `"gru"`.
         units: state size of the decoder and of each encoder direction (default 256).
-        embedding_dim: width of source and target word vectors (default 128).
+        embedding_dim: width of source and target piece vectors (default 256).
         layers: stacked encoder layers (default 1).
         bidirectional: read the source both ways (default True).
         attention: `"additive"` (Bahdanau), `"dot"` (Luong) or None (the final encoder
             state alone; default "additive").
-        dropout: dropout of embeddings and before the output layer (default 0.2).
-        source_vocab_size, target_vocab_size: most frequent tokens kept, padding and
-            unknown-word tokens included (default 10000 each).
-        max_source_len, max_target_len: tokens kept per sentence; longer sentences are
-            truncated, with a warning (default 50 each). Translations stop after
-            `max_target_len` tokens.
-        lowercase: lower-case both sides before vectorising (default False: BLEU is cased).
+        dropout: dropout of embeddings and before the output layer (default 0.3).
+        source_vocab_size, target_vocab_size: the size of each side's WordPiece vocabulary
+            aimed at, special tokens included (`learn_wordpieces`: every character of
+            the training text is kept, and no piece seen fewer than 3 times is added, so
+            small data give smaller vocabularies; default 8000 each).
+        max_source_len, max_target_len: pieces kept per sentence; longer sentences are
+            truncated, with a warning (default 64 each). Translations stop after
+            `max_target_len` pieces.
+        lowercase: lower-case both sides before tokenizing (default False: BLEU is cased).
         batch_size: training batch size (default 64).
         learning_rate: Adam's learning rate (default 2e-3).
         beam_width: beams of `translate(method="beam")` and of the exported beam endpoint
@@ -71,20 +79,23 @@ class TranslationPipeline(Pipeline):
     1
     """
 
+    format_version = 3
+    format_change = "since version 3 a translator's vocabularies are WordPiece subwords"
+
     def __init__(
         self,
         *,
         cell="gru",
         units=256,
-        embedding_dim=128,
+        embedding_dim=256,
         layers=1,
         bidirectional=True,
         attention="additive",
-        dropout=0.2,
-        source_vocab_size=10000,
-        target_vocab_size=10000,
-        max_source_len=50,
-        max_target_len=50,
+        dropout=0.3,
+        source_vocab_size=8000,
+        target_vocab_size=8000,
+        max_source_len=64,
+        max_target_len=64,
         lowercase=False,
         batch_size=64,
         learning_rate=2e-3,
@@ -131,22 +142,18 @@ class TranslationPipeline(Pipeline):
         sources, targets = train
         if targets is None:
             raise ValueError("Argument `targets` is required to fit.")
-
-        def words(texts, size, reserved):  # reserved: padding, [UNK] (and [start], [end])
-            return adapt_words(standardize(tf.constant(texts), self.lowercase), max(size - reserved, 1))
-
-        source_words = words(sources, self.source_vocab_size, 2)
-        if not source_words:
-            raise ValueError("Argument `sources` holds no words: every source sentence is empty.")
         self.preprocessor = TranslationPreprocessor(
-            source_words, words(targets, self.target_vocab_size, 4), self.max_source_len,
-            self.max_target_len, self.lowercase, name="sentence_ids",
+            learn_wordpieces(sources, self.source_vocab_size, (PADDING, UNKNOWN), self.lowercase, "sources"),
+            learn_wordpieces(
+                targets, self.target_vocab_size, (PADDING, UNKNOWN, START, END), self.lowercase, "targets"
+            ),
+            self.max_source_len, self.max_target_len, self.lowercase, name="sentence_pieces",
         )  # fmt: skip
         self._warn_truncated(sources, targets)
 
     @property
     def target_words(self):
-        """The target vocabulary by id: `""`, `[UNK]`, `[start]`, `[end]`, then the words."""
+        """The target vocabulary by id: `[PAD]`, `[UNK]`, `[start]`, `[end]`, then the pieces."""
         return self.preprocessor.target.get_vocabulary()
 
     def _warn_truncated(self, sources, targets=None):
@@ -157,12 +164,12 @@ class TranslationPipeline(Pipeline):
         ):
             if texts is None:
                 continue
-            ids = getattr(self.preprocessor, side)(standardize(tf.constant(texts), self.lowercase))
+            ids = getattr(self.preprocessor, side)(tf.constant(texts))
             count = int(tf.reduce_sum(tf.cast(ids.row_lengths() > getattr(self, limit) - end, tf.int32)))
             if count:
                 warnings.warn(
-                    f"{count} {side} sentence(s) are longer than `{limit}`={getattr(self, limit)} tokens "
-                    "and were truncated.",
+                    f"{count} {side} sentence(s) are longer than `{limit}`={getattr(self, limit)} "
+                    "subword pieces and were truncated.",
                     stacklevel=3,
                 )
 
@@ -200,7 +207,7 @@ class TranslationPipeline(Pipeline):
 
     def build_task(self):
         return TextGenerator(
-            self.preprocessor, self.model, IdsToText(self.target_words[2:], name="text"), method="beam",
+            self.preprocessor, self.model, WordPieceTokenizer(self.target_words, name="text"), method="beam",
             max_length=self.max_target_len, beam_width=self.beam_width, length_penalty=self.length_penalty,
             no_repeat_ngram_size=self.no_repeat_ngram_size, repetition_penalty=self.repetition_penalty,
             blank="", name="translator",

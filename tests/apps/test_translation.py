@@ -99,10 +99,22 @@ def test_attention_map_and_plots(trained):
     assert set(figures) == {"attention_map"}
 
 
-def test_unknown_words_and_long_sentences(trained):
+def test_rare_words_are_subword_pieces_not_unk(trained):
     pipeline, _ = trained
-    ids = pipeline.preprocessor(tf.constant(["the zyzzyva sees a qwerty ."])).numpy()[0]
-    assert list(ids).count(1) == 2  # both unknown words map to [UNK]
+    source = pipeline.preprocessor.source
+    rare = "the dogmouse sees a horsewindow ."  # words never seen, letters seen
+    ids = source(tf.constant([rare]))[0].numpy()
+    assert 1 not in ids and len(ids) > len(rare.split())  # no [UNK]: spelt in several pieces
+    assert pipeline.target_words[:4] == ["[PAD]", "[UNK]", "[start]", "[end]"]
+    target = "la hundmuso rigardet una kavalporta ."  # the target side reads and writes them back
+    target_ids = pipeline.preprocessor.target(tf.constant([target]))
+    assert 1 not in target_ids[0].numpy()
+    detokenized = pipeline.task.postprocessor.detokenize(target_ids.to_tensor(), target_ids.row_lengths())
+    assert detokenized[0].numpy().decode() == "la hundmuso rigardet una kavalporta."
+
+
+def test_long_sentences_are_truncated_with_a_warning(trained):
+    pipeline, _ = trained
     long_sentence = " ".join(["the small dog sees a cat"] * 20)
     with pytest.warns(UserWarning, match="max_source_len"):
         translation = pipeline.translate([long_sentence])
@@ -117,21 +129,24 @@ def test_save_and_load_translate_the_same(trained, tmp_path):
     pipeline.save(tmp_path / "pipeline")
     loaded = TranslationPipeline.load(tmp_path / "pipeline")
     assert isinstance(loaded.model, Seq2Seq)
+    assert loaded.target_words == pipeline.target_words  # the vocabularies travel in model.keras
+    assert loaded.preprocessor.source.get_vocabulary() == pipeline.preprocessor.source.get_vocabulary()
     for method in ("greedy", "beam"):
         assert loaded.translate(SENTENCES, method=method) == pipeline.translate(SENTENCES, method=method)
 
 
 def test_export_translates_strings_without_rnnkit(trained, tmp_path):
+    """The export carries both vocabularies; it loads with `import tensorflow_text` (the
+    WordPiece ops) in a process where `import rnnkit` fails."""
     pipeline, _ = trained
-    texts = [*SENTENCES, "the zyzzyva sees a qwerty .", " ".join(["a cat"] * 40)]
+    texts = [*SENTENCES, "the dogmouse sees a qwerty .", " ".join(["a cat"] * 40)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the long sentence's truncation warning
         expected = {method: pipeline.translate(texts, method=method) for method in ("greedy", "beam")}
     path = pipeline.export(tmp_path / "export")
     endpoints = ("serve", "translate", "translate_greedy", "translate_beam")
-    served = dict(
-        zip(endpoints, serve_all_without_rnnkit([(path, name, [texts]) for name in endpoints]), strict=True)
-    )
+    calls = [(path, name, [texts]) for name in endpoints]
+    served = dict(zip(endpoints, serve_all_without_rnnkit(calls, imports=("tensorflow_text",)), strict=True))
     assert served["translate_greedy"] == expected["greedy"]
     assert served["translate_beam"] == served["translate"] == served["serve"] == expected["beam"]
     signature = tf.saved_model.load(str(tmp_path / "export")).signatures["translate"]

@@ -1,7 +1,9 @@
 """The export contract, for every pipeline at once: its SavedModel, loaded in a fresh process in
 which `import rnnkit` fails, answers at every signature what the pipeline answers in process
 (numbers within 1e-5, text exactly); text inputs are `tf.string`; `saved_model_cli show --all`
-lists every signature.
+lists every signature. The serving process imports TensorFlow and `tensorflow_text`, whose
+import registers the WordPiece ops the translation export tokenizes and detokenizes with
+(the other exports need TensorFlow alone).
 
 The per-pipeline tests in `tests/apps/` check each export's own cases (unknown words, huge or
 empty texts, grayscale images, error messages); this one checks the same contract for all five,
@@ -27,6 +29,7 @@ SERVE = """
 import contextlib, io, json, sys
 sys.modules["rnnkit"] = None  # `import rnnkit` fails from here on: the exports must stand alone
 import tensorflow as tf
+import tensorflow_text  # registers the WordPiece ops of the translation export
 from tensorflow.python.tools import saved_model_cli  # what the `saved_model_cli` command runs
 
 root = sys.argv[1]
