@@ -24,7 +24,7 @@ class TranslationCommand(Command):
         **REPETITION,
     }
     predict_verb = "translate"
-    metrics, outputs = ("bleu", "chrf", "token_accuracy"), "translations"
+    metrics, outputs = ("bleu", "bleu_lowercase", "chrf", "token_accuracy"), "translations"
 
     def add_data_arguments(self, parser):
         parser.add_argument(

@@ -12,6 +12,7 @@ import tensorflow as tf
 from rnnkit.apps.cli import main
 from rnnkit.apps.generation import END_ID, START_ID, detokenize, split_punctuation
 from rnnkit.apps.translation import Seq2Seq, TranslationPipeline, generate_pairs, load_default
+from rnnkit.apps.translation.pipeline import translation_scores
 
 from ..helpers import serve_all_without_rnnkit
 
@@ -84,9 +85,22 @@ def test_translate_greedy_and_beam(trained):
 def test_evaluate_scores_with_sacrebleu(trained):
     pipeline, test = trained
     metrics = pipeline.evaluate(test.source[:30], test.target[:30], method="beam")
-    expected = sacrebleu.corpus_bleu(metrics["translations"], [list(test.target[:30])]).score
-    assert metrics["bleu"] == pytest.approx(expected)
-    assert 0 <= metrics["chrf"] <= 100 and 0 < metrics["token_accuracy"] <= 1 and metrics["loss"] > 0
+    references = list(test.target[:30])
+    assert {k: metrics[k] for k in ("bleu", "bleu_lowercase", "chrf")} == pytest.approx(
+        translation_scores(metrics["translations"], references)
+    )
+    assert 0 < metrics["token_accuracy"] <= 1 and metrics["loss"] > 0
+
+
+def test_scores_cased_detokenized_and_lower_cased_tokenized():
+    references = ["Ein Hund läuft im grünen Park.", "Zwei Männer sitzen auf einer Bank."]
+    exact = translation_scores(references, references)
+    assert exact["bleu"] == exact["bleu_lowercase"] == pytest.approx(100.0)
+    recased = translation_scores([r.lower() for r in references], references)
+    assert recased["bleu_lowercase"] == pytest.approx(100.0) and recased["bleu"] < 50  # case counts once
+    expected = sacrebleu.corpus_bleu(["ein hund läuft im park ."], [["ein hund läuft im grünen park ."]])
+    lowercase = translation_scores(["Ein Hund läuft im Park."], ["ein Hund läuft im grünen Park."])
+    assert lowercase["bleu_lowercase"] == pytest.approx(expected.score)  # 13a splits off the "."
 
 
 def test_attention_map_and_plots(trained):
