@@ -1,7 +1,8 @@
 """What the pipelines that write text share (translation, captioning, the language model).
 
-- the output vocabulary: `["", "[UNK]", "[start]", "[end]", words...]`, so `[start]` and
-  `[end]` have the same ids in every pipeline;
+- the output vocabulary: `["", "[UNK]", "[start]", "[end]", words...]` (translation's
+  WordPieces: `"[PAD]"` in place of `""`), so `[start]` and `[end]` have the same ids in
+  every pipeline;
 - teacher forcing: a sentence becomes `target_in = [start] w_1..w_n` and
   `target_out = w_1..w_n [end]`, trained with a cross-entropy masked to the real tokens;
 - one recurrent decoder interface (`RecurrentDecoder`: encode, decode_step, teacher forcing)

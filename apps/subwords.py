@@ -1,7 +1,7 @@
 """WordPiece subword units: a vocabulary learnt from training text, applied as graph code.
 
     tokenize:    text -> `split_punctuation` [-> lower case] -> words (split on whitespace)
-                 -> WordPiece, greedy longest match first: `Zyzzyva's` -> `Z ##y ##zz ##y ##va ##'s`
+                 -> WordPiece, greedy longest match first (e.g. `Zebras` -> `Ze ##bra ##s`)
                  -> ids
     detokenize:  ids -> pieces -> words (a `##` piece is glued to the one before it)
                  -> words joined by spaces -> `detokenize` (no space before `. , ! ? ; : )`)

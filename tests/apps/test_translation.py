@@ -216,6 +216,8 @@ def test_bad_data_is_refused_before_training(call, match):
         ({"beam_width": 0}, "beam_width"),
         ({"length_penalty": -1}, "length_penalty"),
         ({"max_target_len": -3}, "max_target_len"),
+        ({"target_vocab_size": 0}, "target_vocab_size"),
+        ({"source_vocab_size": "8k"}, "source_vocab_size"),
         ({"no_repeat_ngram_size": 1.5}, "no_repeat_ngram_size"),
         ({"repetition_penalty": -1}, "repetition_penalty"),
     ],
