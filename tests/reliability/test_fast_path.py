@@ -39,11 +39,11 @@ def test_pipeline_training_graph_holds_the_fused_op(run_of, name):
     pipeline = run_of(name).pipeline
     model = pipeline.model
     if name == "language_model":  # a subclassed model, of windows of `seq_len` token ids
-        specs = [tf.TensorSpec([None, pipeline.seq_len], tf.int32)]
-    else:
-        specs = [tf.TensorSpec(tensor.shape, tensor.dtype) for tensor in model.inputs]
-    graph = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=True))
-    op_types = {op.type for op in graph.get_concrete_function(*specs).graph.get_operations()}
+        spec = tf.TensorSpec([None, pipeline.seq_len], tf.int32)
+    else:  # sentiment's: a dict of token ids and their character n-grams
+        spec = tf.nest.map_structure(lambda tensor: tf.TensorSpec(tensor.shape, tensor.dtype), model.input)
+    graph = tf.function(lambda x: model(x, training=True))
+    op_types = {op.type for op in graph.get_concrete_function(spec).graph.get_operations()}
     assert "RnnkitRecurrence" in op_types
 
 
