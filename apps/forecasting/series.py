@@ -5,6 +5,8 @@ frequency is inferred; missing timestamps and NaN are filled by an explicit poli
 rejected with an error that names the first bad timestamp.
 """
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
@@ -108,10 +110,20 @@ def prepare_series(frame, columns, time_col=None, fill=None, argument="data"):
 
 
 def _infer_freq(index):
-    """`pd.infer_freq` as a frequency string, or None."""
-    with pd.option_context("future.infer_freq_returns_offset", True):
-        offset = pd.infer_freq(index)
-    return None if offset is None else offset.freqstr
+    """`pd.infer_freq` as a frequency string, or None.
+
+    pandas 3 returns an offset under the option `future.infer_freq_returns_offset` (its
+    future default); pandas 2 has no such option and returns the string.
+    """
+    option = "future.infer_freq_returns_offset"
+    try:
+        pd.get_option(option)
+        context = pd.option_context(option, True)
+    except pd.errors.OptionError:  # pandas 2
+        context = contextlib.nullcontext()
+    with context:
+        freq = pd.infer_freq(index)
+    return freq if freq is None or isinstance(freq, str) else freq.freqstr
 
 
 def _with_time_index(frame, time_col, argument):
