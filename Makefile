@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
 OPS := $(VENV)/.rnnkit-ops
 
-.PHONY: demo test install bench lint clean
+.PHONY: demo test test-floor install bench lint clean
 
 # The demo builds the fused op on first use (one warning if it cannot: the plain loop runs).
 # Its runs go to ./runs/demo; run again, it replaces its own earlier runs there, nothing else.
@@ -19,6 +19,23 @@ test: $(OPS)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 install: $(OPS)
+
+# The lowest pandas and numpy that setup.cfg allows (tests/test_packaging.py checks they are its
+# floors), in a virtual environment of their own: the forecasting and sentiment tests, which
+# lean on pandas most, run against them too (.ci/run, after `make test`).
+FLOOR := "pandas==2.2.*" "numpy==1.26.*"
+FLOOR_VENV ?= .venv-floor
+FLOOR_TESTS := tests/apps/test_forecasting.py tests/apps/test_forecasting_backtest.py \
+	tests/apps/test_sentiment.py tests/apps/test_sentiment_data.py tests/apps/test_sentiment_vectors.py
+
+test-floor: $(FLOOR_VENV)/.rnnkit-installed
+	$(FLOOR_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(FLOOR_TESTS)
+
+$(FLOOR_VENV)/.rnnkit-installed: setup.cfg pyproject.toml Makefile
+	test -x $(FLOOR_VENV)/bin/python || $(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR_VENV)/bin/python -m pip install --quiet -e '.[test]' $(FLOOR)
+	touch $@
 
 # PyTorch for the reference rows, then the speed table (benchmarks/results/recurrent_speed.md).
 bench: $(OPS)
@@ -43,5 +60,5 @@ lint: $(STAMP)
 	$(BIN)/ruff check layers apps tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info layers/_ops/*.so layers/_ops/*.failed
+	rm -rf $(VENV) $(FLOOR_VENV) build *.egg-info layers/_ops/*.so layers/_ops/*.failed
 	rm -f "$${RNNKIT_CACHE:-$$HOME/.cache/rnnkit}"/recurrence_*

@@ -1,5 +1,7 @@
 """`rnnkit` installs as one namespace from the two top-level folders, editable or not."""
 
+import configparser
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,17 @@ def test_normal_install_puts_only_rnnkit_in_site_packages(tmp_path):
     )
     layers_file, apps_file = completed.stdout.split()
     assert Path(layers_file).is_relative_to(site) and Path(apps_file).is_relative_to(site)
+
+
+def test_the_floor_session_pins_setup_cfgs_lowest_pandas_and_numpy():
+    """`make test-floor` (run by .ci/run) tests the lowest pandas and numpy setup.cfg allows."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    requires = dict(
+        line.split(">=", 1) for line in config["options"]["install_requires"].split() if ">=" in line
+    )
+    floors = {name: requires[name].split(",")[0] for name in ("pandas", "numpy")}
+    line = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("FLOOR :="))
+    pinned = dict(re.findall(r'"(\w+)==([\d.]+)\.\*"', line))
+    assert pinned == floors  # e.g. pandas>=2.2 -> "pandas==2.2.*"
+    assert "make test-floor" in (ROOT / ".ci" / "run").read_text()
