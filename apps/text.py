@@ -159,15 +159,16 @@ class TokenIds(keras.layers.Layer):
         self.max_tokens, self.max_len = max_tokens, max_len
         self.padding, self.truncating, self.standardize = padding, truncating, standardize
         self.ngram_buckets, self.max_ngrams = ngram_buckets, max_ngrams
+        # standardized here, once, for the ids and the n-grams alike (`_standardized`)
         self.vectorizer = keras.layers.TextVectorization(
-            max_tokens=max_tokens, standardize=standardize, split="whitespace", ragged=True, name="vectorizer"
+            max_tokens=max_tokens, standardize=None, split="whitespace", ragged=True, name="vectorizer"
         )
         self.vectorizer.build((None,))
         self.built = True  # no weights of its own
 
     def adapt(self, texts):
         """Learns the vocabulary of `texts` (a list of strings)."""
-        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
+        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024).map(self._standardized))
 
     def vocabulary_size(self):
         return self.vectorizer.vocabulary_size()
@@ -175,12 +176,15 @@ class TokenIds(keras.layers.Layer):
     def get_vocabulary(self):
         return self.vectorizer.get_vocabulary()
 
+    def _standardized(self, texts):
+        return texts if self.standardize is None else self.standardize(texts)
+
     def call(self, texts):
+        texts = self._standardized(texts)
         ids = pad_or_truncate(self.vectorizer(texts), self.max_len, self.padding, self.truncating)
         if not self.ngram_buckets:
             return ids
-        # the same tokens as strings: the vectorizer standardizes and splits on whitespace too
-        texts = texts if self.standardize is None else self.standardize(texts)
+        # the same tokens as strings: the vectorizer splits on whitespace too
         words = pad_or_truncate(tf.strings.split(texts), self.max_len, self.padding, self.truncating)
         ngrams = char_ngram_ids(words, self.ngram_buckets, self.max_ngrams)
         return {"token_ids": ids, "ngram_ids": ngrams}

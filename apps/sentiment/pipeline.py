@@ -2,7 +2,6 @@
 
 import logging
 import numbers
-import os
 
 import keras
 import numpy as np
@@ -194,8 +193,6 @@ class SentimentPipeline(Pipeline):
                 "Argument `embeddings`: this pipeline's vectors were given in Python and its saved "
                 "config does not hold them; pass embeddings= again to train it anew."
             )
-        if isinstance(self.embeddings, str) and not os.path.isfile(self.embeddings):
-            raise ValueError(f"Argument `embeddings`: {self.embeddings!r} is no file of word vectors.")
         self.state = {"labels": classes}
         self.preprocessor = TokenIds(
             self.vocab_size,
@@ -248,8 +245,7 @@ class SentimentPipeline(Pipeline):
         """The size of the word vectors: `embedding_dim`, else the pre-trained vectors', else 100."""
         if self.embedding_dim is not None:
             return self.embedding_dim
-        vectors = getattr(self, "_vectors", None)
-        return 100 if vectors is None else vectors.shape[1]
+        return 100 if self._vectors is None else self._vectors.shape[1]
 
     def build_model(self):
         keras.utils.set_random_seed(self.seed)
