@@ -7,12 +7,13 @@ import tensorflow as tf
 from keras import ops
 from matplotlib.figure import Figure
 from pandas.api.types import is_numeric_dtype
+from sklearn.linear_model import Ridge
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline, compile_task
-from ..checks import check_bptt_steps, check_choice, check_positive_int, preview
+from ..checks import check_bool, check_bptt_steps, check_choice, check_dropout, check_positive_int, preview
 from .backtest import backtest, score
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
@@ -127,6 +128,76 @@ class FromLastValue(keras.layers.Layer):
         return {**super().get_config(), "targets": self.targets}
 
 
+@keras.saving.register_keras_serializable(package="rnnkit")
+class QuantileOffsets(keras.layers.Layer):
+    """Conformal offsets of the forecast quantiles, then the levels put back in order.
+
+        q'_{h,t,k} = q_{h,t,k} + c_{h,t,k};   q' sorted over k
+
+    `c` is zero until `ForecastPipeline.fit` calibrates it on held-out windows (split
+    conformal quantile regression, Romano et al., 2019): the lower level of each symmetric
+    pair moves down and the upper one up by the same amount, the middle level stays.
+    """
+
+    def build(self, input_shape):
+        self.offsets = self.add_weight(
+            shape=input_shape[1:], initializer="zeros", trainable=False, name="offsets"
+        )
+
+    def call(self, quantiles):
+        return ops.sort(quantiles + self.offsets, axis=-1)
+
+
+def conformal_offsets(quantiles, truth, levels):
+    """Offsets `(horizon, targets, levels)` that make each symmetric pair of `levels` cover
+    its nominal share `levels[-1 - k] - levels[k]` of the held-out `truth`.
+
+        E_i = max(lo_i - y_i, y_i - hi_i);   Q = the ceil((n + 1) c) / n empirical quantile of E
+        lo' = lo - Q,   hi' = hi + Q                      (per horizon step and target)
+
+    `quantiles`: `(windows, horizon, targets, levels)`; `truth`: `(windows, horizon, targets)`.
+
+    Example: intervals of width 0 around the truth plus a constant 1 need Q = 1.
+
+    >>> truth = np.zeros((9, 1, 1))
+    >>> q = np.concatenate([truth[..., None] + 1] * 3, axis=-1)  # every level says 1
+    >>> conformal_offsets(q, truth, [0.1, 0.5, 0.9])[0, 0].tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    offsets = np.zeros(quantiles.shape[1:], dtype="float64")
+    n = len(truth)
+    for k in range(len(levels) // 2):
+        lo, hi = quantiles[..., k], quantiles[..., -1 - k]
+        scores = np.maximum(lo - truth, truth - hi)
+        share = min(1.0, np.ceil((n + 1) * (levels[-1 - k] - levels[k])) / n)
+        q = np.quantile(scores, share, axis=0, method="higher")
+        offsets[..., k], offsets[..., -1 - k] = -q, q
+    return offsets
+
+
+def least_squares_head(windows, lookback, n_targets, quantiles=None):
+    """The kernel and bias of the `linear` part: changes of the targets over the horizon
+    regressed on the whole scaled window by least squares (the tiny ridge penalty of
+    `LinearAutoregression`, for stability; a leave-one-out choice of a larger one forecast
+    trending series worse).
+
+        y_{T+h} - y_T = W vec(x_{T-L+1..T}) + b + e
+
+    With `quantiles` the kernel is shared by every level, and each level's bias is `b` plus
+    that quantile of the in-sample residuals `e`. `windows`: `(N, lookback + horizon, features)`.
+    """
+    x = windows[:, :lookback].reshape(len(windows), -1)
+    deltas = windows[:, lookback:, :n_targets] - windows[:, lookback - 1 : lookback, :n_targets]
+    y = deltas.reshape(len(windows), -1)
+    ridge = Ridge(alpha=1e-6).fit(x, y)
+    kernel, bias = ridge.coef_.T, ridge.intercept_  # (inputs, outputs), (outputs,)
+    if quantiles:
+        residuals = y - ridge.predict(x)
+        kernel = np.repeat(kernel, len(quantiles), axis=1)  # output order (horizon, target, level)
+        bias = np.stack([bias + np.quantile(residuals, q, axis=0) for q in quantiles], axis=-1).ravel()
+    return [kernel.astype("float32"), bias.astype("float32")]
+
+
 def _columns_list(name, value):
     """None, or `value` (a column name or a list of column names) as a list."""
     names = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -143,8 +214,15 @@ class ForecastPipeline(Pipeline):
 
     raw history `(lookback, features)` -> scaler (fitted on the training part) ->
     `Recurrent(cell)` -> a head for all `horizon` steps at once (`multi_step="direct"`), or
-    one step fed back `horizon` times (`"autoregressive"`) -> added to the last observed
-    value (`FromLastValue`) -> inverse scaling.
+    one step fed back `horizon` times (`"autoregressive"`) -> plus a linear autoregression
+    on the whole window (`linear`) -> added to the last observed value (`FromLastValue`)
+    -> conformal quantile offsets (`QuantileOffsets`, with `quantiles`) -> inverse scaling:
+
+        y_hat_{T+h} = y_T + W vec(x_{T-L+1..T}) + b + RNN_h(x_{T-L+1..T})
+
+    The linear part starts at its least-squares fit on the training windows and the
+    recurrent head at zero, so training starts from the linear autoregression and the
+    network learns what it misses (the hybrid of statistical model and RNN that won M4).
 
     Args:
         target: the column (or list of columns) to forecast; default the first numeric column.
@@ -165,6 +243,10 @@ class ForecastPipeline(Pipeline):
         scaler: "standard", "minmax" or "robust" (scikit-learn), fitted on training data.
         season: seasonal period m for MASE and the seasonal-naive baseline; default from the
             frequency (24 for hourly, 7 for daily, 12 for monthly).
+        linear: add the linear autoregression on the whole window (default True).
+        validation_tail: the last fraction of the series `fit` holds out when it gets no
+            `validation_data` (default 0.1; 0 for none): the epoch is selected on it, and
+            the quantiles calibrated.
         dropout, batch_size, learning_rate, seed: training settings.
     """
 
@@ -189,6 +271,8 @@ class ForecastPipeline(Pipeline):
         batch_size=64,
         learning_rate=1e-3,
         seed=0,
+        linear=True,
+        validation_tail=0.1,
         **renamed,
     ):
         super().__init__(cell, units, dropout, batch_size, learning_rate, seed)
@@ -224,6 +308,9 @@ class ForecastPipeline(Pipeline):
         self.quantiles = quantiles
         self.scaler = check_choice("scaler", scaler, sorted(SCALERS))
         self.season = None if season is None else check_positive_int("season", season)
+        self.linear = check_bool("linear", linear)
+        self.validation_tail = check_dropout("validation_tail", validation_tail)
+        self.linear_start = None  # the linear part's least-squares weights, once data is seen
 
     # Data --------------------------------------------------------------------------------
 
@@ -294,6 +381,11 @@ class ForecastPipeline(Pipeline):
             mean=[float(x) for x in offset], variance=[float(x) ** 2 for x in factor], name="scaling"
         )
         self.preprocessor.build((None, None, len(offset)))  # now, not first inside a tf.data graph
+        if self.linear:
+            scaled = (train.to_numpy() - offset) / factor
+            windows = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback + self.horizon, axis=0)
+            windows = np.moveaxis(windows, -1, 1)  # (N, lookback + horizon, features)
+            self.linear_start = least_squares_head(windows, self.lookback, len(targets), self.quantiles)
 
     def postprocessor(self):
         """The preprocessor's inverse on the targets: `y = y' factor + offset` (the quantile axis
@@ -336,10 +428,12 @@ class ForecastPipeline(Pipeline):
         h = inputs
         for _ in range(self.layers - 1):
             h = Recurrent(self.new_cell(), return_sequences=True, bptt_steps=self.bptt_steps)(h)
+        n_outputs = self.horizon * n_targets * n_quantiles
         if self.multi_step == "direct":
             h = Recurrent(self.new_cell(), bptt_steps=self.bptt_steps)(h)
             h = keras.layers.Dropout(self.dropout)(h)
-            outputs = keras.layers.Dense(self.horizon * n_targets * n_quantiles, name="head")(h)
+            start = "zeros" if self.linear else "glorot_uniform"  # the linear fit is the start
+            outputs = keras.layers.Dense(n_outputs, kernel_initializer=start, name="head")(h)
         else:
             outputs = FeedBack(
                 self.new_cell(),
@@ -348,12 +442,71 @@ class ForecastPipeline(Pipeline):
                 n_targets * n_quantiles,
                 bptt_steps=self.bptt_steps,
             )(h)
+            outputs = keras.layers.Flatten()(outputs)
+        if self.linear:
+            linear = keras.layers.Dense(n_outputs, name="linear")
+            outputs = keras.layers.Add()([outputs, linear(keras.layers.Flatten()(inputs))])
+            if self.linear_start is not None:
+                linear.set_weights(self.linear_start)
         shape = (self.horizon, n_targets, n_quantiles) if self.quantiles else (self.horizon, n_targets)
         outputs = keras.layers.Reshape(shape, name="deltas")(outputs)
         outputs = FromLastValue(n_targets, name="forecast")(inputs, outputs)
+        if self.quantiles:
+            outputs = QuantileOffsets(name="calibration")(outputs)
         model = keras.Model(inputs, outputs, name=f"forecast_{self.multi_step}")
         loss = PinballLoss(self.quantiles) if self.quantiles else "mse"
         return compile_task(model, self.learning_rate, loss=loss)
+
+    # Training ----------------------------------------------------------------------------
+
+    def fit(self, series, validation_data=None, epochs=100, patience="auto", **options):
+        """Trains on `series` (`Pipeline.fit`), selecting the epoch on held-out windows.
+
+        Without `validation_data`, the last `validation_tail` of `series` is held out (its
+        windows start `lookback` steps before it). With validation data, `patience` is 10 by
+        default: the learning rate halves on a plateau of the validation loss, training stops
+        after `patience` epochs without a better one and keeps the best (so `epochs` is a
+        ceiling). With `quantiles`, the held-out windows then calibrate the intervals
+        (`conformal_offsets`).
+
+        Args:
+            series: a DataFrame (see `prepare_series`).
+            validation_data: `(series,)`, or None for the held-out tail.
+            epochs: at most this many passes (default 100).
+            patience: "auto" (10 with validation data, none without), None (every epoch
+                at the set learning rate), or a positive integer.
+            **options: the other arguments of `Pipeline.fit` (callbacks, strategy, ...).
+        """
+        if validation_data is None and self.validation_tail > 0:
+            series = self.check_data(series, argument="data")
+            held = max(self.horizon, round(self.validation_tail * len(series)))
+            kept = len(series) - held
+            if kept < self.lookback + self.horizon:
+                raise ValueError(
+                    f"Argument `validation_tail`: holding out the last {held} of {len(series)} steps "
+                    f"leaves {kept}, fewer than lookback + horizon = {self.lookback + self.horizon}. "
+                    "Pass a longer series, `validation_data`, or validation_tail=0."
+                )
+            series, validation_data = series.iloc[:kept], (series.iloc[kept - self.lookback :],)
+        if patience == "auto":
+            patience = None if validation_data is None else 10
+        history = super().fit(
+            series, validation_data=validation_data, epochs=epochs, patience=patience, **options
+        )
+        if self.quantiles and validation_data is not None:
+            self.calibrate(*validation_data)
+        return history
+
+    def calibrate(self, series):
+        """Sets the conformal quantile offsets (`conformal_offsets`) from every window of
+        `series`, data the network did not train on."""
+        self._check_fitted("calibrate")
+        layer = self.model.get_layer("calibration")
+        layer.offsets.assign(np.zeros(layer.offsets.shape))
+        dataset = self.make_dataset(self.check_data(series, argument="series"))
+        truth = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
+        quantiles = self.model.predict(dataset, verbose=0)
+        layer.offsets.assign(conformal_offsets(quantiles, truth, self.quantiles).astype("float32"))
 
     # Task verbs --------------------------------------------------------------------------
 

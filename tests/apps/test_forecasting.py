@@ -50,11 +50,12 @@ def test_truncated_bptt_reaches_every_recurrent_layer(multi_step, tmp_path):
 
 
 def test_scaling_is_learned_from_training_data_only():
+    # fit holds out the last tenth (`validation_tail`): the scaler sees the first 180 of 200 steps
     series = hourly()
     pipeline = ForecastPipeline(**SMALL, scaler="standard")
     pipeline.fit(series.iloc[:200], epochs=1, verbose=0)
-    np.testing.assert_allclose(pipeline.preprocessor.input_mean, series.iloc[:200].mean().to_numpy())
-    minmax = ForecastPipeline(**SMALL, scaler="minmax")
+    np.testing.assert_allclose(pipeline.preprocessor.input_mean, series.iloc[:180].mean().to_numpy())
+    minmax = ForecastPipeline(**SMALL, scaler="minmax", validation_tail=0)
     minmax.fit(series.iloc[:200], epochs=1, verbose=0)
     np.testing.assert_allclose(minmax.preprocessor.input_mean, series.iloc[:200].min().to_numpy())
 
@@ -110,6 +111,8 @@ def test_bad_series_fail_before_training(make, call, argument):
         ({"fill": "mean"}, "fill"),
         ({"bptt_steps": -1}, "bptt_steps"),
         ({"lookback": 24, "bptt_steps": 25}, "bptt_steps"),
+        ({"linear": "yes"}, "linear"),
+        ({"validation_tail": 1.0}, "validation_tail"),
     ],
 )
 def test_bad_hyper_parameters(kwargs, argument):
@@ -197,3 +200,88 @@ def test_a_config_saved_before_the_multi_step_rename_still_loads():
     config = ForecastPipeline(**SMALL, multi_step="autoregressive").get_config()
     config["strategy"] = config.pop("multi_step")  # as pipelines saved before the rename hold it
     assert ForecastPipeline.from_config(config).multi_step == "autoregressive"
+
+
+def _windows(pipeline, series):
+    """The scaled training windows `(N, lookback + horizon, features)` of a series."""
+    scaled = pipeline.preprocessor(series.to_numpy()[None]).numpy()[0]
+    length = pipeline.lookback + pipeline.horizon
+    return np.stack([scaled[i : i + length] for i in range(len(scaled) - length + 1)])
+
+
+@pytest.mark.parametrize("multi_step", ["direct", "autoregressive"])
+def test_training_starts_from_the_least_squares_autoregression(multi_step):
+    # y_{T+h} - y_T = W vec(window) + b, by least squares; the recurrent head adds nothing yet.
+    # (A noisy covariate: the lags of an exact sinusoid are collinear, its solution not unique.)
+    series = hourly(200)
+    series["x"] += np.random.default_rng(1).normal(0, 0.1, 200)
+    pipeline = ForecastPipeline(**SMALL, multi_step=multi_step)
+    pipeline.learn_preprocessing(series)
+    pipeline.model = pipeline.build_model()
+    windows = _windows(pipeline, series)
+    x, n = windows[:, :24].reshape(len(windows), -1), pipeline.lookback
+    deltas = windows[:, n:, 0] - windows[:, n - 1 : n, 0]
+    design = np.hstack([x, np.ones((len(x), 1))])
+    solution = np.linalg.lstsq(design, deltas, rcond=None)[0]
+    expected = windows[:, n - 1 : n, 0] + design @ solution
+    if multi_step == "direct":  # the autoregressive rollout's own head starts random
+        np.testing.assert_allclose(
+            pipeline.model.predict(windows[:, :n], verbose=0)[..., 0], expected, atol=1e-3
+        )
+    linear = pipeline.model.get_layer("linear").get_weights()
+    np.testing.assert_allclose(linear[0], solution[:-1], atol=1e-3)
+    np.testing.assert_allclose(linear[1], solution[-1], atol=1e-3)
+
+
+def test_each_quantile_starts_at_that_share_of_the_training_residuals():
+    series = hourly(200)
+    pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
+    pipeline.learn_preprocessing(series)
+    pipeline.model = pipeline.build_model()
+    windows = _windows(pipeline, series)
+    quantiles = pipeline.model.predict(windows[:, :24], verbose=0)  # (N, horizon, 1, 3)
+    below = (windows[:, 24:, :1, None] < quantiles).mean(axis=(0, 2))  # per step and level
+    np.testing.assert_allclose(below, np.broadcast_to([0.1, 0.5, 0.9], below.shape), atol=2 / len(windows))
+
+
+def test_fit_holds_out_the_tail_to_select_the_epoch_unless_told_otherwise():
+    series = hourly(300)
+    pipeline = ForecastPipeline(**SMALL)
+    history = pipeline.fit(series, epochs=3, verbose=0)
+    assert "val_loss" in history.history and "learning_rate" in history.history  # patience 10 watches it
+    alone = ForecastPipeline(**SMALL, validation_tail=0).fit(series, epochs=2, verbose=0)
+    assert "val_loss" not in alone.history
+    with pytest.raises(ValueError, match="`patience` needs `validation_data`"):
+        ForecastPipeline(**SMALL, validation_tail=0).fit(series, epochs=1, patience=3)
+    with pytest.raises(ValueError, match="`validation_tail`"):  # 40 steps, 6 held out: 34 < 24 + 6 + ...
+        ForecastPipeline(**SMALL, validation_tail=0.5).fit(series.iloc[:40], epochs=1)
+
+
+def test_conformal_offsets_make_the_held_out_intervals_cover_and_travel(tmp_path):
+    # split conformal: on the windows they were computed from, the 10%-90% intervals cover at
+    # least ceil((n + 1) 0.8) / n of the truth at every step, and save/load keeps the offsets
+    series = hourly(400)
+    pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
+    pipeline.fit(series, epochs=2, verbose=0)
+    offsets = pipeline.model.get_layer("calibration").get_weights()[0]
+    assert np.all(offsets[..., 1] == 0) and np.all(offsets[..., 0] == -offsets[..., 2])
+    tail = pipeline.check_data(series).iloc[360 - 24 :]
+    windows = np.stack([tail.to_numpy()[i : i + 24] for i in range(len(tail) - 30 + 1)])
+    truth = np.stack([tail["y"].to_numpy()[i + 24 : i + 30] for i in range(len(tail) - 30 + 1)])
+    quantiles = pipeline.task.predict(windows.astype("float32"), verbose=0)[:, :, 0]  # raw scale
+    covered = ((quantiles[..., 0] <= truth) & (truth <= quantiles[..., 2])).mean(axis=0)
+    assert np.all(covered >= np.ceil(0.8 * (len(truth) + 1)) / len(truth) - 1e-9)
+    pipeline.save(tmp_path / "saved")
+    restored = ForecastPipeline.load(tmp_path / "saved")
+    np.testing.assert_array_equal(restored.model.get_layer("calibration").get_weights()[0], offsets)
+
+
+def test_defaults_beat_every_baseline_by_five_percent_on_the_demo_series():
+    # issue 22's bar on the embedded series: only lookback, horizon and target named
+    from rnnkit.apps.forecasting import generate_series
+
+    series = generate_series()
+    pipeline = ForecastPipeline(lookback=48, horizon=12, target="load")
+    pipeline.fit(series.iloc[:1920], verbose=0)
+    mase = pipeline.backtest(series, start=1920).groupby("model").mase.mean()
+    assert mase["rnnkit"] < 0.95 * mase.drop("rnnkit").min(), mase.to_dict()
