@@ -156,6 +156,10 @@ class Command:
             return self.predict(pipeline, args)
         return f"SavedModel: {pipeline.export(out / 'saved_model', overwrite=args.overwrite)}"
 
+    def fit_patience(self, args, validation):
+        """`fit`'s `patience`: `--patience` where there is a validation split (0: None)."""
+        return (args.patience or None) if validation is not None else None
+
     def train(self, args, verbose, data=None):
         """Trains on the train split (validated on the validation split), scores the test split
         (else validation, else train) and writes the run folder `args.out`; returns the metrics.
@@ -182,7 +186,7 @@ class Command:
                 *train,
                 validation_data=validation,
                 epochs=args.epochs,
-                patience=(args.patience or None) if validation is not None else None,
+                patience=self.fit_patience(args, validation),
                 verbose=verbose,
                 strategy=strategy,
                 backup_dir=backup,

@@ -24,6 +24,8 @@ class ForecastCommand(Command):
     }
     evaluate_verb = "backtest"
     val_split = (0.2, "the last fraction, held out and backtested")
+    # the pipeline selects the epoch on a tail of the training part it holds out itself
+    epochs, patience = 100, 10
 
     def add_data_arguments(self, parser):
         parser.add_argument(
@@ -44,11 +46,14 @@ class ForecastCommand(Command):
         )
 
     def load_data(self, args, held_out=True):
-        """The series up to the last `--val-split` (train), from `lookback` steps before it
-        (validation), and whole (backtested from there on)."""
+        """The series up to the last `--val-split` (train), and whole (backtested from there
+        on). No validation split: the pipeline holds out the last tenth of its training part
+        (`validation_tail`), so that the backtested tail selects nothing."""
         series = generate_series(**args.embedded) if args.data is None else read_series(args.data)
-        split = _split(series, args)
-        return (series.iloc[:split],), (series.iloc[split - args.lookback :],), (series,)
+        return (series.iloc[: _split(series, args)],), None, (series,)
+
+    def fit_patience(self, args, validation):
+        return args.patience or None
 
     def score(self, pipeline, split, args):
         """The backtest's mean per model, from the held-out tail on."""

@@ -74,6 +74,6 @@ def test_patience_defaults_per_task_and_a_negative_one_is_refused(tmp_path, caps
     from rnnkit.apps.cli import main
 
     patience = {task: build_parser().parse_args([task, "train"]).patience for task in TASKS}
-    assert patience == {"sentiment": 2, "forecast": 0, "translate": 0, "caption": 3, "lm": 3}
+    assert patience == {"sentiment": 2, "forecast": 10, "translate": 0, "caption": 3, "lm": 3}
     assert main(["sentiment", "train", "--patience", "-1", "--out", str(tmp_path / "run")]) == 2
     assert "`--patience`" in capsys.readouterr().err
