@@ -17,6 +17,7 @@ __all__ = [
     "check_non_negative",
     "check_positive",
     "check_positive_int",
+    "check_quantiles",
     "check_seed",
     "check_split_fractions",
     "check_texts",
@@ -62,6 +63,24 @@ def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={preview(value)}")
     return int(value)
+
+
+def check_quantiles(quantiles):
+    """None, or increasing levels in (0, 1) such as [0.1, 0.5, 0.9], as a list of floats."""
+    if quantiles is None:
+        return None
+    try:
+        levels = [float(q) for q in quantiles]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Argument `quantiles` must be None or a list of levels in (0, 1). Received: {preview(quantiles)}"
+        ) from None
+    if not levels or any(not 0 < q < 1 for q in levels) or levels != sorted(set(levels)):
+        raise ValueError(
+            "Argument `quantiles` must be None or increasing levels in (0, 1). "
+            f"Received: {preview(quantiles)}"
+        )
+    return levels
 
 
 def check_positive(name, value):

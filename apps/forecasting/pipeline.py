@@ -13,7 +13,15 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from rnnkit.layers import Recurrent
 
 from ..base import Pipeline, compile_task
-from ..checks import check_bool, check_bptt_steps, check_choice, check_dropout, check_positive_int, preview
+from ..checks import (
+    check_bool,
+    check_bptt_steps,
+    check_choice,
+    check_dropout,
+    check_positive_int,
+    check_quantiles,
+    preview,
+)
 from .backtest import backtest, score
 from .baselines import LastValue, LinearAutoregression, SeasonalNaive
 from .series import FILL, prepare_series, seasonal_period
@@ -293,19 +301,7 @@ class ForecastPipeline(Pipeline):
         self.fill = check_choice("fill", fill, [None, *FILL])
         self.layers = check_positive_int("layers", layers)
         self.multi_step = check_choice("multi_step", multi_step, MULTI_STEP)
-        if quantiles is not None:
-            try:
-                quantiles = [float(q) for q in quantiles]
-            except (TypeError, ValueError):
-                raise ValueError(
-                    "Argument `quantiles` must be None or a list of levels in (0, 1). "
-                    f"Received: {quantiles!r}"
-                ) from None
-            if not quantiles or any(not 0 < q < 1 for q in quantiles) or quantiles != sorted(set(quantiles)):
-                raise ValueError(
-                    f"Argument `quantiles` must be None or increasing levels in (0, 1). Received: {quantiles}"
-                )
-        self.quantiles = quantiles
+        self.quantiles = check_quantiles(quantiles)
         self.scaler = check_choice("scaler", scaler, sorted(SCALERS))
         self.season = None if season is None else check_positive_int("season", season)
         self.linear = check_bool("linear", linear)
