@@ -2,12 +2,15 @@
 
 from . import metrics
 from .backtest import backtest
-from .baselines import LastValue, LinearAutoregression, SeasonalNaive
+from .baselines import AutoARIMA, AutoETS, AutoTheta, LastValue, LinearAutoregression, SeasonalNaive
 from .data import generate_series, read_series
 from .pipeline import ForecastPipeline
 from .series import FILL, prepare_series, seasonal_period
 
 __all__ = [
+    "AutoARIMA",
+    "AutoETS",
+    "AutoTheta",
     "FILL",
     "ForecastPipeline",
     "LastValue",
