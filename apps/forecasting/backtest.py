@@ -8,8 +8,9 @@ A forecaster is anything with
                                        increasing, the point forecast the middle one
 
 and, optionally, `lookback` (the steps of history a forecast needs) and `is_fitted`.
-`ForecastPipeline` and the baselines (`LastValue`, `SeasonalNaive`, `LinearAutoregression`)
-are. `backtest` forecasts `horizon` steps from each origin, with everything before the origin
+`ForecastPipeline` and the baselines (`LastValue`, `SeasonalNaive`, `LinearAutoregression`,
+and the statistical `AutoETS`, `AutoARIMA`, `AutoTheta`, with quantiles if asked) are.
+`backtest` forecasts `horizon` steps from each origin, with everything before the origin
 as history, and scores each forecast against the truth. A forecaster that is fitted
 (`is_fitted`) is used as it is; otherwise a copy of it is fitted on everything before the
 first origin. With `refit=True` a fresh copy is fitted on everything before each origin

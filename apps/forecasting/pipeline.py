@@ -23,7 +23,15 @@ from ..checks import (
     preview,
 )
 from .backtest import backtest, score
-from .baselines import LastValue, LinearAutoregression, SeasonalNaive
+from .baselines import (
+    MAX_TRAIN,
+    AutoARIMA,
+    AutoETS,
+    AutoTheta,
+    LastValue,
+    LinearAutoregression,
+    SeasonalNaive,
+)
 from .series import FILL, prepare_series, seasonal_period
 
 __all__ = ["ForecastPipeline"]
@@ -578,11 +586,24 @@ class ForecastPipeline(Pipeline):
         return pd.DataFrame(rows).mean().to_dict()
 
     def baselines(self, targets, season):
-        """The baselines a backtest scores beside this pipeline, on its target columns."""
+        """The baselines a backtest scores beside this pipeline, on its target columns.
+
+        Last value, seasonal naive (period `season`), a linear autoregression on `lookback`
+        steps for `horizon` steps, and the statistical models AutoETS, AutoARIMA and AutoTheta
+        of period `season` with this pipeline's `quantiles` (their interval ends, so that the
+        backtest scores their pinball loss and coverage too). Each statistical model is
+        fitted once, on the last 1000 steps before the first origin (or two seasons, if
+        more); ETS and ARIMA take seasons up to 24 and fit longer ones without a season.
+        """
+        window = max(MAX_TRAIN, 2 * season)
+        statistical = {"quantiles": self.quantiles, "max_train": window, "columns": targets}
         return [
             LastValue(columns=targets),
             SeasonalNaive(season, columns=targets),
             LinearAutoregression(self.lookback, self.horizon, columns=targets),
+            AutoETS(season, **statistical),
+            AutoARIMA(season, **statistical),
+            AutoTheta(season, **statistical),
         ]
 
     def backtest(self, series, start=None, stride=None, refit=False, epochs=10, baselines=True):
@@ -597,11 +618,12 @@ class ForecastPipeline(Pipeline):
             refit: train a fresh copy of the pipeline (and of the baselines) on everything
                 before each origin.
             epochs: training epochs of those copies.
-            baselines: also score last value, seasonal naive and linear autoregression.
+            baselines: also score the baselines of `baselines()`: last value, seasonal naive,
+                linear autoregression, AutoETS, AutoARIMA and AutoTheta.
 
         Returns:
             A DataFrame with columns model, fold, origin, mae, rmse, mase, smape (and
-            pinball, coverage with quantiles).
+            pinball, coverage with quantiles: for this pipeline and the statistical models).
         """
         series = self.check_data(series, argument="series")
         targets = self._columns(series)[0]

@@ -10,6 +10,8 @@ from ..data import hourly
 from ..helpers import serve_without_rnnkit
 
 SMALL = {"lookback": 24, "horizon": 6, "units": 8, "batch_size": 32}
+NAIVE = ["last value", "seasonal naive", "linear autoregression"]  # the baselines without intervals
+STATISTICAL = ["AutoETS", "AutoARIMA", "AutoTheta"]  # with the pipeline's quantiles
 
 
 @pytest.mark.parametrize("multi_step", ["direct", "autoregressive"])
@@ -30,9 +32,15 @@ def test_fit_predict_backtest(multi_step, quantiles):
         np.testing.assert_allclose(forecast["y"], forecast["y_q0.5"])
 
     table = pipeline.backtest(series, start=300)
-    assert set(table.model) == {"rnnkit", "last value", "seasonal naive", "linear autoregression"}
+    assert set(table.model) == {"rnnkit", *NAIVE, *STATISTICAL}
     assert table.fold.nunique() == len(range(300, 400 - 6 + 1, 6))
     assert table[["mae", "rmse", "mase", "smape"]].notna().all().all()
+    if quantiles:  # intervals of the pipeline and the statistical baselines, scored
+        with_interval = table.model.isin(["rnnkit", *STATISTICAL])
+        assert table.loc[with_interval, "coverage"].between(0, 1).all()
+        assert table.loc[~with_interval, ["pinball", "coverage"]].isna().all().all()
+    else:
+        assert "coverage" not in table
 
 
 @pytest.mark.parametrize("multi_step", ["direct", "autoregressive"])
@@ -142,9 +150,9 @@ def test_refit_backtest_trains_copies_and_plots_take_its_table():
     pipeline = ForecastPipeline(**SMALL, quantiles=[0.1, 0.5, 0.9])
     table = pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)
     assert pipeline.model is None and pipeline.state is None  # copies were trained, not it
-    assert set(table.fold) == {0, 1, 2} and table.model.nunique() == 4
-    assert table.loc[table.model == "rnnkit", "coverage"].between(0, 1).all()
-    assert table.loc[table.model != "rnnkit", ["pinball", "coverage"]].isna().all().all()
+    assert set(table.fold) == {0, 1, 2} and table.model.nunique() == 7
+    assert table.loc[table.model.isin(["rnnkit", *STATISTICAL]), "coverage"].between(0, 1).all()
+    assert table.loc[table.model.isin(NAIVE), ["pinball", "coverage"]].isna().all().all()
     pipeline.fit(series.iloc[:340], epochs=1, verbose=0)
     weights = [w.copy() for w in pipeline.model.get_weights()]
     pipeline.backtest(series, start=340, stride=20, refit=True, epochs=1)

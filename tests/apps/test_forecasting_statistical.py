@@ -177,3 +177,14 @@ def test_bad_series_and_histories():
     with pytest.raises(ValueError, match="`history` holds NaN"):
         model.forecast(series.assign(y=np.nan), 6)
 
+
+def test_the_pipeline_passes_its_season_quantiles_and_a_window_of_two_seasons_at_least():
+    from rnnkit.apps.forecasting import ForecastPipeline
+
+    pipeline = ForecastPipeline(lookback=24, horizon=6, quantiles=QUANTILES)
+    statistical = pipeline.baselines(["y"], 24)[3:]
+    assert [b.name for b in statistical] == ["AutoETS", "AutoARIMA", "AutoTheta"]
+    assert all(b.m == 24 and b.quantiles == QUANTILES and b.max_train == 1000 for b in statistical)
+    names = [b.name for b in pipeline.baselines(["y"], 700)[3:]]  # a season longer than 1000 / 2
+    assert names == ["AutoETS (non-seasonal)", "AutoARIMA (non-seasonal)", "AutoTheta"]
+    assert pipeline.baselines(["y"], 700)[-1].max_train == 1400
