@@ -18,3 +18,17 @@ def test_recurrent_speed_quick_run_times_every_row(capsys):
     out = capsys.readouterr().out
     assert "vs PyTorch" in out and "LSTM training over sequence length" in out
     assert "`model.fit` epochs" in out and "| LSTM | rnnkit Recurrent(cell) |" in out.split("model.fit")[-1]
+
+
+def test_forecast_real_judges_the_pipelines_defaults_on_the_monthly_series(tmp_path):
+    """AirPassengers ships with statsforecast: m = 12 comes from its month-end index."""
+    from benchmarks import forecast_real
+
+    output = tmp_path / "forecast.md"
+    argv = ["--datasets", "air_passengers", "--defaults", "--epochs", "1", "--output", str(output)]
+    result = forecast_real.main(argv)["air_passengers"]
+    assert result["kwargs"] == {"target": "y", "lookback": 24, "horizon": 12, "quantiles": [0.1, 0.5, 0.9]}
+    assert result["pipeline"].state["season"] == 12 and result["pipeline"].cell == "gru"
+    text = output.read_text()
+    assert "m = 12 (from the index)" in text and "| pinball | coverage |" in text
+    assert "| AutoARIMA |" in text and "MASE ratio rnnkit / best baseline (" in text
