@@ -28,6 +28,13 @@ MAX_TRAIN = 1000  # steps the statistical models are fitted on, at most (see `St
 MIN_STEPS = 12  # the fewest they fit on: AutoETS needs more than parameters + 4 (7 at most)
 
 
+def sliding_windows(values, length):
+    """Every window of `length` consecutive steps of `values` `(time, columns)`, as a view
+    `(time - length + 1, length, columns)`."""
+    windows = np.lib.stride_tricks.sliding_window_view(values, length, axis=0)  # (N, columns, length)
+    return np.moveaxis(windows, -1, 1)
+
+
 class Baseline:
     """What the baselines share: the columns they read, and `fit`, which learns nothing."""
 
@@ -102,8 +109,7 @@ class LinearAutoregression(Baseline):
             raise ValueError(
                 f"Argument `series` needs at least lags + horizon = {window} steps; got {len(series)}."
             )
-        windows = np.lib.stride_tricks.sliding_window_view(series, window, axis=0)  # (N, columns, window)
-        windows = np.moveaxis(windows, -1, 1)  # (N, window, columns)
+        windows = sliding_windows(series, window)
         x = windows[:, : self.lags].reshape(len(windows), -1)
         y = windows[:, self.lags :].reshape(len(windows), -1)
         self.model.fit(x, y)

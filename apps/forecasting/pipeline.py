@@ -31,6 +31,7 @@ from .baselines import (
     LastValue,
     LinearAutoregression,
     SeasonalNaive,
+    sliding_windows,
 )
 from .series import FILL, prepare_series, seasonal_period
 
@@ -387,8 +388,7 @@ class ForecastPipeline(Pipeline):
         self.preprocessor.build((None, None, len(offset)))  # now, not first inside a tf.data graph
         if self.linear:
             scaled = (train.to_numpy() - offset) / factor
-            windows = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback + self.horizon, axis=0)
-            windows = np.moveaxis(windows, -1, 1)  # (N, lookback + horizon, features)
+            windows = sliding_windows(scaled, self.lookback + self.horizon)
             self.linear_start = least_squares_head(windows, self.lookback, len(targets), self.quantiles)
 
     def postprocessor(self):
