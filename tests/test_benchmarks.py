@@ -25,10 +25,11 @@ def test_forecast_real_judges_the_pipelines_defaults_on_the_monthly_series(tmp_p
     from benchmarks import forecast_real
 
     output = tmp_path / "forecast.md"
-    argv = ["--datasets", "air_passengers", "--defaults", "--epochs", "1", "--output", str(output)]
+    argv = ["--datasets", "air_passengers", "--epochs", "1", "--seeds", "0", "1", "--output", str(output)]
     result = forecast_real.main(argv)["air_passengers"]
     assert result["kwargs"] == {"target": "y", "lookback": 24, "horizon": 12, "quantiles": [0.1, 0.5, 0.9]}
     assert result["pipeline"].state["season"] == 12 and result["pipeline"].cell == "gru"
     text = output.read_text()
     assert "m = 12 (from the index)" in text and "| pinball | coverage |" in text
     assert "| AutoARIMA |" in text and "MASE ratio rnnkit / best baseline (" in text
+    assert "seed 0: " in text and "seed 1: " in text
