@@ -22,9 +22,8 @@ install: $(OPS)
 
 # The lowest pandas and numpy that setup.cfg allows (tests/test_packaging.py checks they are its
 # floors), in a virtual environment of their own: the forecasting and sentiment tests, which
-# lean on pandas most, run against them too (.ci/run, after `make test`). pyarrow (statsforecast
-# -> fugue -> triad imports it) needs numpy 2 from version 26 on without saying so to pip.
-FLOOR := "pandas==2.2.*" "numpy==1.26.*" "pyarrow<26"
+# lean on pandas most, run against them too (.ci/run, after `make test`).
+FLOOR := "pandas==2.2.*" "numpy==2.0.*"
 FLOOR_VENV ?= .venv-floor
 FLOOR_TESTS := tests/apps/test_forecasting.py tests/apps/test_forecasting_backtest.py \
 	tests/apps/test_forecasting_statistical.py \
