@@ -264,7 +264,9 @@ class ForecastPipeline(Pipeline):
         validation_tail: the last fraction of the series `fit` holds out when it gets no
             `validation_data` (default 0.1; 0 for none): the epoch is selected on it, and
             the quantiles calibrated.
-        dropout, batch_size, learning_rate, seed: training settings.
+        dropout: the share of the recurrent output dropped before the direct head in training
+            (default 0.1).
+        batch_size, learning_rate, seed: training settings.
     """
 
     def __init__(
@@ -284,7 +286,7 @@ class ForecastPipeline(Pipeline):
         quantiles=None,
         scaler="standard",
         season=None,
-        dropout=0.0,
+        dropout=0.1,
         batch_size=64,
         learning_rate=1e-3,
         seed=0,
