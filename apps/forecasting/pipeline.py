@@ -510,8 +510,10 @@ class ForecastPipeline(Pipeline):
         layer = self.model.get_layer("calibration")
         layer.offsets.assign(np.zeros(layer.offsets.shape))
         dataset = self.make_dataset(self.check_data(series, argument="series"))
-        truth = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
-        quantiles = self.model.predict(dataset, verbose=0)
+        # the network called batch by batch, not `predict`: under a multi-worker strategy
+        # `predict` would see only this worker's share of the windows
+        batches = [(ops.convert_to_numpy(self.model(x, training=False)), y.numpy()) for x, y in dataset]
+        quantiles, truth = (np.concatenate(part) for part in zip(*batches, strict=True))
         layer.offsets.assign(conformal_offsets(quantiles, truth, self.quantiles).astype("float32"))
 
     # Task verbs --------------------------------------------------------------------------
